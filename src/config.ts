@@ -1,0 +1,189 @@
+/**
+ * The service's configuration: every environment variable it reads is declared here once, with its type,
+ * default and a line of documentation. `loadConfig` validates them all at start-up and reports every problem
+ * at once; a typo never falls back silently to a default. docs/configuration.md is checked against this table
+ * by a test.
+ */
+
+type Parser<T> = (raw: string) => T;
+
+interface VarSpec<T> {
+  /** Default when the variable is unset or empty; `undefined` means "unset is allowed and means off". */
+  default: T;
+  parse: Parser<T>;
+  doc: string;
+}
+
+class ConfigError extends Error {}
+
+function int(min: number, max: number = Number.MAX_SAFE_INTEGER): Parser<number> {
+  return (raw) => {
+    if (!/^-?\d+$/.test(raw.trim())) throw new ConfigError(`must be an integer, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigError(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
+const text: Parser<string> = (raw) => raw;
+
+function oneOf<T extends string>(values: readonly T[]): Parser<T> {
+  return (raw) => {
+    if (!(values as readonly string[]).includes(raw)) {
+      throw new ConfigError(`must be one of ${values.join(', ')}, got "${raw}"`);
+    }
+    return raw as T;
+  };
+}
+
+function tokenList(raw: string): string[] {
+  const tokens = raw
+    .split(',')
+    .map((t) => t.trim())
+    .filter((t) => t.length > 0);
+  if (tokens.length === 0) throw new ConfigError('must list at least one token');
+  if (tokens.some((t) => t.length < 16)) throw new ConfigError('each token must be at least 16 characters');
+  return tokens;
+}
+
+function databaseUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError('must be a URL such as postgres://user@host:5432/db');
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new ConfigError(`must use the postgres:// scheme, got "${url.protocol}"`);
+  }
+  return raw;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** The declared schema. Order here is the order of docs/configuration.md. */
+export const configSchema = {
+  PORT: { default: 8080, parse: int(0, 65535), doc: 'HTTP port to listen on (0 picks a free port).' },
+  HOST: { default: '0.0.0.0', parse: text, doc: 'HTTP address to listen on.' },
+  DATABASE_URL: {
+    default: undefined as string | undefined,
+    parse: databaseUrl,
+    doc: 'PostgreSQL URL. Unset: start the embedded PostgreSQL in DATA_DIR.',
+  },
+  DATA_DIR: { default: './data', parse: text, doc: 'Where the embedded PostgreSQL keeps its files.' },
+  EMBEDDED_PG_PORT: {
+    default: 54329,
+    parse: int(1, 65535),
+    doc: 'Port of the embedded PostgreSQL (loopback only); unused when DATABASE_URL is set.',
+  },
+  DB_POOL_SIZE: { default: 20, parse: int(2, 1000), doc: 'Connections in the pool of one process.' },
+  TASK_TIMEOUT_MS: {
+    default: 240_000,
+    parse: int(1, 86_400_000),
+    doc: 'Default per-task timeout, counted from when the task starts running.',
+  },
+  SHUTDOWN_GRACE_MS: {
+    default: 8000,
+    parse: int(0, 3_600_000),
+    doc: 'On SIGTERM/SIGINT, how long running tasks may still finish before they are failed.',
+  },
+  SIMULATE_MIN_MS: {
+    default: 1000,
+    parse: int(0, 3_600_000),
+    doc: 'Shortest run of the `simulate` handler.',
+  },
+  SIMULATE_MAX_MS: { default: 5000, parse: int(0, 3_600_000), doc: 'Longest run of the `simulate` handler.' },
+  DEFAULT_HANDLER: {
+    default: 'simulate',
+    parse: oneOf(['simulate', 'noop'] as const),
+    doc: 'Handler that runs tasks created through the original API (`noop` finishes at once, for benchmarks).',
+  },
+  WORKER_CONCURRENCY: {
+    default: 1000,
+    parse: int(0, 1_000_000),
+    doc: 'Tasks executing at once in one process; 0 serves the API and claims nothing.',
+  },
+  LEASE_MS: {
+    default: 15_000,
+    parse: int(1000, 30_000),
+    doc: 'How long a process may go without renewing its heartbeat before its running tasks are failed.',
+  },
+  POLL_INTERVAL_MS: {
+    default: 1000,
+    parse: int(10, 60_000),
+    doc: 'Fallback poll for new tasks when no notification arrives (jittered).',
+  },
+  MAX_TASK_LENGTH: {
+    default: 65_536,
+    parse: int(1, 10_000_000),
+    doc: 'Longest accepted `task` string, in characters.',
+  },
+  BODY_LIMIT_BYTES: {
+    default: 1_048_576,
+    parse: int(1024, 100_000_000),
+    doc: 'Largest accepted request body; larger bodies get 413.',
+  },
+  RETENTION_DAYS: {
+    default: 7,
+    parse: int(0, 36_500),
+    doc: 'Finished tasks older than this many days are deleted in small batches; 0 keeps them forever.',
+  },
+  API_TOKENS: {
+    default: undefined as string[] | undefined,
+    parse: tokenList,
+    doc: 'Comma-separated bearer tokens. Set: every endpoint but /healthz and /readyz requires one.',
+  },
+  RATE_LIMIT_PER_SECOND: {
+    default: 0,
+    parse: int(0, 1_000_000),
+    doc: 'Requests per second allowed per client address (token bucket); 0 turns rate limiting off.',
+  },
+  RATE_LIMIT_BURST: {
+    default: 0,
+    parse: int(0, 10_000_000),
+    doc: 'Bucket size of the rate limit; 0 means twice RATE_LIMIT_PER_SECOND.',
+  },
+  LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
+} satisfies Record<string, VarSpec<unknown>>;
+
+type Schema = typeof configSchema;
+export type Config = { readonly [K in keyof Schema]: ReturnType<Schema[K]['parse']> | Schema[K]['default'] };
+
+/** Thrown by loadConfig; its message is one line per bad variable, each naming it. */
+export class InvalidConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'InvalidConfigError';
+  }
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(configSchema) as [string, VarSpec<unknown>][]) {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') {
+      out[name] = spec.default;
+      continue;
+    }
+    try {
+      out[name] = spec.parse(raw);
+    } catch (err) {
+      problems.push(`${name} ${err instanceof ConfigError ? err.message : String(err)}`);
+    }
+  }
+  const config = out as Config;
+  if (problems.length === 0) {
+    if (config.SIMULATE_MIN_MS > config.SIMULATE_MAX_MS) {
+      problems.push(
+        `SIMULATE_MIN_MS (${config.SIMULATE_MIN_MS}) must not exceed SIMULATE_MAX_MS (${config.SIMULATE_MAX_MS})`,
+      );
+    }
+    if (config.MAX_TASK_LENGTH * 4 + 64 > config.BODY_LIMIT_BYTES) {
+      // A task of MAX_TASK_LENGTH characters must fit in a body, even if every character takes 4 bytes of UTF-8.
+      problems.push(`MAX_TASK_LENGTH (${config.MAX_TASK_LENGTH}) cannot fit in BODY_LIMIT_BYTES; raise it`);
+    }
+  }
+  if (problems.length > 0) throw new InvalidConfigError(problems);
+  return Object.freeze(config);
+}

@@ -1,0 +1,76 @@
+import { randomUUID } from 'node:crypto';
+import { Batcher } from '../db/batcher.js';
+import type { NewTask, TaskStore } from '../db/store.js';
+import { ApiError } from './errors.js';
+import type { TaskView } from './task.js';
+
+export interface TaskServiceOptions {
+  defaultHandler: string;
+  defaultTimeoutMs: number;
+  maxTaskLength: number;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * What clients can do with tasks, whatever the transport (HTTP today, a CLI tomorrow). Creates are group-
+ * committed: concurrent creates share one INSERT, and each caller returns only after that INSERT committed.
+ */
+export class TaskService {
+  private readonly inserts: Batcher<NewTask, undefined>;
+  private accepting = true;
+
+  constructor(
+    private readonly store: TaskStore,
+    private readonly options: TaskServiceOptions,
+  ) {
+    this.inserts = new Batcher(
+      async (tasks) => {
+        await this.store.taskInsertMany(tasks);
+        return tasks.map(() => undefined);
+      },
+      { maxBatch: 1000, maxConcurrent: 4 },
+    );
+  }
+
+  /** Rejects input that cannot be stored and read back unchanged, or is not a non-empty string. */
+  validateTask(task: unknown): string {
+    if (typeof task !== 'string' || task.length === 0 || task.length > this.options.maxTaskLength) {
+      throw new ApiError('INVALID_TASK_DATA');
+    }
+    // PostgreSQL text cannot hold NUL, and a lone surrogate has no UTF-8 form: neither would read back as sent.
+    if (task.includes('\u0000') || !task.isWellFormed()) throw new ApiError('INVALID_TASK_DATA');
+    return task;
+  }
+
+  /** Resolves with the new task's id once the task is committed. */
+  async create(task: unknown): Promise<string> {
+    if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
+    const input = this.validateTask(task);
+    const id = randomUUID();
+    await this.inserts.add({
+      id,
+      handler: this.options.defaultHandler,
+      input,
+      timeoutMs: this.options.defaultTimeoutMs,
+    });
+    return id;
+  }
+
+  async get(taskId: unknown): Promise<TaskView> {
+    if (typeof taskId !== 'string' || !UUID.test(taskId)) throw new ApiError('INVALID_TASK_ID');
+    const view = await this.store.taskGet(taskId.toLowerCase());
+    if (!view) throw new ApiError('TASK_NOT_FOUND');
+    return view;
+  }
+
+  get isAccepting(): boolean {
+    return this.accepting;
+  }
+
+  /** Refuse new creates (503) and wait for the ones already accepted to commit. */
+  async stopAccepting(): Promise<void> {
+    this.accepting = false;
+    await this.inserts.idle();
+  }
+}

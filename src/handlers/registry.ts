@@ -1,0 +1,39 @@
+import type { Logger } from '../logger.js';
+
+/** What a handler gets besides its input. */
+export interface HandlerContext {
+  /** Aborted at the task's deadline, on shutdown after the grace period, or when the lease is lost. */
+  readonly signal: AbortSignal;
+  readonly taskId: string;
+  readonly attempt: number;
+  /** A logger whose every line carries task_id. */
+  readonly log: Logger;
+}
+
+/**
+ * A handler does the work of one task. Its resolved value becomes the task's Result (strings as they are,
+ * anything else as JSON); a throw fails the task with the error's message. It should honour `ctx.signal`; if it
+ * does not, the engine still fails the task at the deadline and discards whatever it returns later.
+ */
+export type Handler = (input: string, ctx: HandlerContext) => Promise<unknown>;
+
+/** The named handlers a process can run. Tasks name their handler; the original API uses DEFAULT_HANDLER. */
+export class HandlerRegistry {
+  private readonly handlers = new Map<string, Handler>();
+
+  register(name: string, handler: Handler): this {
+    if (this.handlers.has(name)) throw new Error(`handler "${name}" is already registered`);
+    this.handlers.set(name, handler);
+    return this;
+  }
+
+  get(name: string): Handler | undefined {
+    return this.handlers.get(name);
+  }
+
+  names(): string[] {
+    return [...this.handlers.keys()];
+  }
+}
+
+export const DEFAULT_HANDLER = 'simulate';

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+} from 'fastify';
+import { describeDbError, isTransientDbError } from '../db/pool.js';
+import type { TaskStore } from '../db/store.js';
+import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
+import type { TaskService } from '../domain/task-service.js';
+import type { Logger } from '../logger.js';
+import { healthRoutes } from './routes/health.js';
+import { taskRoutes } from './routes/tasks.js';
+
+export interface ServerOptions {
+  service: TaskService;
+  store: TaskStore;
+  log: Logger;
+  bodyLimitBytes: number;
+}
+
+/** Fastify's own error codes that mean "the client sent something malformed". */
+const MALFORMED_REQUEST_CODES = new Set([
+  'FST_ERR_CTP_INVALID_MEDIA_TYPE',
+  'FST_ERR_CTP_EMPTY_JSON_BODY',
+  'FST_ERR_CTP_INVALID_JSON_BODY',
+  'FST_ERR_CTP_INVALID_CONTENT_LENGTH',
+  'FST_ERR_CTP_EMPTY_TYPE',
+  'FST_ERR_CTP_INVALID_TYPE',
+  'FST_ERR_BAD_URL',
+  'FST_ERR_ASYNC_CONSTRAINT',
+]);
+
+/**
+ * Builds the HTTP app without listening, so tests can use `inject()` and the composition root decides when to
+ * listen. Every answer is JSON, including errors; internal errors are logged with the request id, which the
+ * client gets too (X-Request-Id), and never carry stack traces, SQL or driver messages.
+ */
+export function buildServer(options: ServerOptions): FastifyInstance {
+  const { service, store, log } = options;
+  const app = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+
+  taskRoutes(app, service);
+  healthRoutes(app, store, service);
+
+  app.setNotFoundHandler((_request, reply) => {
+    void reply.code(404).send({ error: API_ERRORS.NOT_FOUND.message });
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => {
+    const onCreate = request.routeOptions.url === '/task/create';
+    const send = (code: ApiErrorCode) => {
+      const { status, message } = API_ERRORS[code];
+      return reply.code(status).send({ error: message });
+    };
+    if (err instanceof ApiError) return send(err.code);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send('BODY_TOO_LARGE');
+    if (MALFORMED_REQUEST_CODES.has(err.code) || (err.statusCode === 400 && err instanceof SyntaxError)) {
+      return send(onCreate ? 'INVALID_TASK_DATA' : 'BAD_REQUEST');
+    }
+    if (isTransientDbError(err)) {
+      request.log.warn({ err: describeDbError(err) }, 'database unavailable');
+      return send('DATABASE_UNAVAILABLE');
+    }
+    if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      return send(onCreate ? 'INVALID_TASK_DATA' : 'BAD_REQUEST');
+    }
+    request.log.error({ err, url: request.url, method: request.method }, 'internal error');
+    return reply.code(500).send({ error: API_ERRORS.INTERNAL.message, request_id: request.id });
+  });
+
+  return app;
+}
