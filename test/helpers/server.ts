@@ -1,0 +1,128 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+
+export const MAIN = path.resolve('dist/main.js');
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/** Settings for test servers: fast and small, overridable per test. */
+export const TEST_ENV: Record<string, string> = {
+  HOST: '127.0.0.1',
+  PORT: '0',
+  LOG_LEVEL: 'info',
+  SIMULATE_MIN_MS: '50',
+  SIMULATE_MAX_MS: '150',
+  LEASE_MS: '2000',
+  POLL_INTERVAL_MS: '200',
+  SHUTDOWN_GRACE_MS: '2000',
+  DB_POOL_SIZE: '10',
+};
+
+/**
+ * A real taskd process (node dist/main.js). Its JSON log lines are parsed and kept, and tests wait on them as
+ * events rather than sleeping.
+ */
+export class ServerProcess {
+  readonly logs: LogLine[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private readonly events = new EventEmitter();
+  private child: ChildProcess;
+  url = '';
+
+  constructor(env: Record<string, string | undefined>) {
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, ...TEST_ENV };
+    for (const [k, v] of Object.entries(env)) {
+      if (v === undefined) delete childEnv[k];
+      else childEnv[k] = v;
+    }
+    delete childEnv.TASKD_TEST_ADMIN_URL;
+    this.child = spawn(process.execPath, [MAIN], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.events.setMaxListeners(1000);
+    createInterface({ input: this.child.stdout! }).on('line', (line) => {
+      let parsed: LogLine;
+      try {
+        parsed = JSON.parse(line) as LogLine;
+      } catch {
+        parsed = { level: 0, msg: line };
+      }
+      this.logs.push(parsed);
+      this.events.emit('log', parsed);
+    });
+    createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  get pid(): number {
+    return this.child.pid!;
+  }
+
+  /** Resolves with the first log line (already seen or future) that matches. */
+  waitForLog(predicate: (l: LogLine) => boolean, timeoutMs = 30_000): Promise<LogLine> {
+    const seen = this.logs.find(predicate);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.events.off('log', onLog);
+        reject(new Error(`no matching log line within ${timeoutMs} ms; last lines:\n${this.tail()}`));
+      }, timeoutMs);
+      const onLog = (l: LogLine) => {
+        if (!predicate(l)) return;
+        clearTimeout(timer);
+        this.events.off('log', onLog);
+        resolve(l);
+      };
+      this.events.on('log', onLog);
+      void this.exited.then(() => {
+        if (this.events.listeners('log').includes(onLog)) {
+          clearTimeout(timer);
+          this.events.off('log', onLog);
+          reject(new Error(`process exited before a matching log line; last lines:\n${this.tail()}`));
+        }
+      });
+    });
+  }
+
+  tail(n = 15): string {
+    return [...this.logs.slice(-n).map((l) => JSON.stringify(l)), ...this.stderr.slice(-5)].join('\n');
+  }
+
+  /** Waits until the server listens; sets `url`. */
+  async ready(timeoutMs = 60_000): Promise<this> {
+    const line = await this.waitForLog((l) => l.msg === 'listening', timeoutMs);
+    this.url = `http://127.0.0.1:${String(line.port)}`;
+    await this.waitForLog(
+      (l) => l.msg === 'engine started' || String(l.msg).startsWith('WORKER_CONCURRENCY=0'),
+      timeoutMs,
+    );
+    return this;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGTERM'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  /** Kills the process if it still runs and waits for it to exit. */
+  async close(): Promise<void> {
+    this.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+export async function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
+  const server = new ServerProcess(env);
+  try {
+    return await server.ready();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+}

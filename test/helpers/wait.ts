@@ -1,0 +1,28 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/**
+ * Waits until `check` returns a truthy value (and returns it), looking again every `intervalMs`; fails with
+ * `what` after `timeoutMs`. For conditions the test can observe but not be told about (database rows).
+ */
+export async function waitFor<T>(
+  what: string,
+  check: () => Promise<T> | T,
+  { timeoutMs = 10_000, intervalMs = 50 }: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value) return value as NonNullable<T>;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}${last ? `: ${String(last)}` : ''}`,
+      );
+    }
+    await sleep(intervalMs);
+  }
+}
