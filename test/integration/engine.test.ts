@@ -1,0 +1,225 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, afterEach, before, describe, test } from 'node:test';
+import type pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
+import { createPool } from '../../src/db/pool.js';
+import { TaskStore } from '../../src/db/store.js';
+import { TaskAbort } from '../../src/engine/abort.js';
+import { Engine } from '../../src/engine/engine.js';
+import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, taskStates, type TestDatabase } from '../helpers/db.js';
+import { waitFor } from '../helpers/wait.js';
+
+const log = createLogger('silent');
+
+/** A handler whose runs the test releases by hand, and which records what its signal said. */
+function gate() {
+  const waiting: (() => void)[] = [];
+  const reasons: unknown[] = [];
+  const handler: Handler = (_input, ctx) =>
+    new Promise((resolve, reject) => {
+      ctx.signal.addEventListener('abort', () => {
+        reasons.push(ctx.signal.reason);
+        reject(ctx.signal.reason);
+      });
+      waiting.push(() => resolve('released'));
+    });
+  return { handler, waiting, reasons };
+}
+
+/** Counts the named statements a pool runs (the pool itself is real). */
+function countStatements(pool: pg.Pool): Map<string, number> {
+  const counts = new Map<string, number>();
+  const original = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+    const first = args[0] as { name?: string } | string;
+    const name = typeof first === 'object' && first.name ? first.name : 'unnamed';
+    counts.set(name, (counts.get(name) ?? 0) + 1);
+    return original(...args);
+  };
+  return counts;
+}
+
+describe('engine, in process, on a real database', () => {
+  let db: TestDatabase;
+  let pool: pg.Pool;
+  let store: TaskStore;
+  const engines: Engine[] = [];
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = createPool({ connectionString: db.url, max: 10, applicationName: 'taskd-test' }, log);
+    await migrate(pool, log);
+    store = new TaskStore(pool);
+  });
+  // Engines share the queue of this database: each test stops its own, so that none claims the next test's tasks.
+  afterEach(async () => {
+    for (const e of engines.splice(0)) await e.stop(0);
+  });
+  after(async () => {
+    await pool.end();
+    await db.drop();
+  });
+
+  async function startEngine(
+    handlers: HandlerRegistry,
+    options: { concurrency?: number; leaseMs?: number } = {},
+  ) {
+    const engine = new Engine({
+      store,
+      handlers,
+      log,
+      concurrency: options.concurrency ?? 100,
+      leaseMs: options.leaseMs ?? 5000,
+      pollIntervalMs: 100,
+      listenUrl: db.url,
+    });
+    await engine.start();
+    engines.push(engine);
+    return engine;
+  }
+
+  async function insert(n: number, handler: string, timeoutMs = 60_000): Promise<string[]> {
+    const tasks = Array.from({ length: n }, () => ({ id: randomUUID(), handler, input: 'x', timeoutMs }));
+    await store.taskInsertMany(tasks);
+    return tasks.map((t) => t.id);
+  }
+
+  async function row(id: string) {
+    const { rows } = await pool.query<{ state: string; failure: string | null; result: string }>(
+      'SELECT state::text, failure, result FROM taskd.tasks WHERE id = $1',
+      [id],
+    );
+    return rows[0];
+  }
+
+  test('a handler that ignores its signal is failed at the deadline, and its late result is discarded', async () => {
+    let lateReturn!: () => void;
+    const returned = new Promise<void>((resolve) => (lateReturn = resolve));
+    const handlers = new HandlerRegistry().register('stubborn', async () => {
+      await new Promise((r) => setTimeout(r, 600));
+      lateReturn();
+      return 'late result';
+    });
+    const engine = await startEngine(handlers);
+    const [id] = await insert(1, 'stubborn', 150);
+    await waitFor('timeout', async () => (await row(id!))?.state === 'failed');
+    assert.deepEqual(await row(id!), {
+      state: 'failed',
+      failure: 'timeout',
+      result: 'task timed out after 150 ms',
+    });
+    await returned;
+    await engine.stop(0);
+    assert.deepEqual(await row(id!), {
+      state: 'failed',
+      failure: 'timeout',
+      result: 'task timed out after 150 ms',
+    });
+  });
+
+  test('a thrown error fails the task with its message; an unknown handler fails it too', async () => {
+    const handlers = new HandlerRegistry().register('throws', async () => {
+      throw new Error('boom');
+    });
+    await startEngine(handlers);
+    const [thrower] = await insert(1, 'throws');
+    const [orphan] = await insert(1, 'nobody');
+    await waitFor(
+      'both failed',
+      async () => (await row(thrower!))?.state === 'failed' && (await row(orphan!))?.state === 'failed',
+    );
+    assert.deepEqual(await row(thrower!), { state: 'failed', failure: 'error', result: 'boom' });
+    assert.deepEqual(await row(orphan!), {
+      state: 'failed',
+      failure: 'no_handler',
+      result: 'no handler named "nobody" in this process',
+    });
+  });
+
+  test('an outcome write by a stale owner or attempt changes nothing', async () => {
+    const g = gate();
+    const engine = await startEngine(new HandlerRegistry().register('gated-fence', g.handler));
+    const [id] = await insert(1, 'gated-fence');
+    await waitFor('running', () => g.waiting.length === 1);
+    const completed = { kind: 'completed' as const, result: 'forged' };
+    const stale = await store.taskSettleMany([
+      { id: id!, owner: randomUUID(), attempt: 1, outcome: completed },
+      { id: id!, owner: engine.workerId, attempt: 2, outcome: completed },
+    ]);
+    assert.equal(stale.size, 0);
+    assert.equal((await row(id!))?.state, 'running');
+    g.waiting[0]!();
+    await waitFor('completed', async () => (await row(id!))?.state === 'completed');
+    assert.equal((await row(id!))?.result, 'released');
+  });
+
+  test('a process declared dead aborts its runs with reason lease_lost, cannot overwrite, and registers anew', async () => {
+    const g = gate();
+    const engine = await startEngine(new HandlerRegistry().register('gated-lease', g.handler), {
+      leaseMs: 1200,
+    });
+    const [id] = await insert(1, 'gated-lease');
+    await waitFor('running', () => g.waiting.length === 1);
+    const firstId = engine.workerId;
+    // Another process finds the lease expired and fails the task.
+    await pool.query("UPDATE taskd.workers SET expires_at = now() - interval '1 second' WHERE id = $1", [
+      firstId,
+    ]);
+    const reaped = await store.workerReapExpired(randomUUID(), 'failed: worker lost');
+    assert.deepEqual(reaped.tasks, [id]);
+    await waitFor('abort seen by the handler', () => g.reasons.length === 1);
+    const reason = g.reasons[0];
+    assert.ok(reason instanceof TaskAbort && reason.kind === 'lease_lost');
+    await waitFor('new registration', () => engine.workerId !== firstId);
+    assert.deepEqual(await row(id!), {
+      state: 'failed',
+      failure: 'worker_lost',
+      result: 'failed: worker lost',
+    });
+  });
+
+  test('claims never exceed free slots', async () => {
+    const g = gate();
+    await startEngine(new HandlerRegistry().register('gated-slots', g.handler), { concurrency: 5 });
+    await insert(30, 'gated-slots');
+    await waitFor('five running', () => g.waiting.length === 5);
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM taskd.tasks WHERE handler = 'gated-slots' AND state = 'running'",
+    );
+    assert.equal(rows[0]?.n, 5);
+    g.waiting.splice(0, 2).forEach((release) => release());
+    await waitFor('two more started', () => g.waiting.length === 5);
+    g.waiting.splice(0).forEach((release) => release());
+  });
+
+  test('10,000 running tasks are kept alive by one heartbeat statement per interval', async () => {
+    const g = gate();
+    const counts = countStatements(pool);
+    await startEngine(new HandlerRegistry().register('gated-many', g.handler), {
+      concurrency: 10_000,
+      leaseMs: 1000,
+    });
+    await insert(10_000, 'gated-many');
+    await waitFor('all running', () => g.waiting.length === 10_000, { timeoutMs: 30_000 });
+    const before = new Map(counts);
+    const t0 = Date.now();
+    // Observe three lease lengths of steady state.
+    await waitFor('three lease lengths', () => Date.now() - t0 >= 3000, { timeoutMs: 5000 });
+    const during = (name: string) => (counts.get(name) ?? 0) - (before.get(name) ?? 0);
+    const heartbeats = during('workerHeartbeat');
+    // 3 s / (1000 ms / 3 per heartbeat) ≈ 9, whatever the number of tasks.
+    assert.ok(heartbeats >= 6 && heartbeats <= 11, `heartbeats: ${heartbeats}`);
+    assert.equal(during('taskSettleMany'), 0);
+    const { rows } = await pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM taskd.tasks WHERE handler = 'gated-many' AND state = 'running'",
+    );
+    assert.equal(rows[0]?.n, 10_000, 'no lease expired');
+    g.waiting.splice(0).forEach((release) => release());
+    await waitFor('all completed', async () => (await taskStates(pool)).running === undefined, {
+      timeoutMs: 30_000,
+    });
+  });
+});
