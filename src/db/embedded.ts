@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chown, mkdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -130,6 +130,15 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   const exec = (file: string, args: string[]) =>
     run(file, args, { ...runAs, env: { ...process.env, LC_ALL: 'C' } });
 
+  const home = path.dirname(dataDir);
+  await mkdir(home, { recursive: true });
+  if (runAs.uid !== undefined) {
+    // The server runs as `postgres`, which must be able to reach its directory inside DATA_DIR (a directory
+    // made by mkdtemp, say, is 0700). Only search permission is added; DATA_DIR's contents stay unlisted.
+    const { mode } = await stat(home);
+    if ((mode & 0o001) === 0) await chmod(home, (mode & 0o7777) | 0o001);
+  }
+
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     // initdb into a scratch directory and rename it into place, so that an interrupted initdb never leaves a
     // half-made cluster where the next start would look for a real one.
@@ -160,8 +169,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       'embedded PostgreSQL from a previous run is still running; reusing it',
     );
   } else {
-    const logFile = path.join(path.dirname(dataDir), 'postgres.log');
-    await mkdir(path.dirname(logFile), { recursive: true });
+    const logFile = path.join(home, 'postgres.log');
     if (runAs.uid !== undefined) {
       await run('touch', [logFile]);
       await chown(logFile, runAs.uid, runAs.gid ?? runAs.uid);
