@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { InvalidConfigError, loadConfig } from '../../src/config.js';
+import { MAIN } from '../helpers/server.js';
+
+test('defaults match the documented interface', () => {
+  const c = loadConfig({});
+  assert.equal(c.PORT, 8080);
+  assert.equal(c.HOST, '0.0.0.0');
+  assert.equal(c.DATABASE_URL, undefined);
+  assert.equal(c.DATA_DIR, './data');
+  assert.equal(c.TASK_TIMEOUT_MS, 240_000);
+  assert.equal(c.SHUTDOWN_GRACE_MS, 8000);
+  assert.equal(c.LOG_LEVEL, 'info');
+  assert.ok(c.LEASE_MS <= 30_000);
+  assert.ok(c.WORKER_CONCURRENCY >= 100);
+});
+
+test('small values work: leases and timeouts of a second, zero-length simulations', () => {
+  const c = loadConfig({
+    LEASE_MS: '1000',
+    TASK_TIMEOUT_MS: '1000',
+    SIMULATE_MIN_MS: '0',
+    SIMULATE_MAX_MS: '0',
+  });
+  assert.equal(c.LEASE_MS, 1000);
+  assert.equal(c.SIMULATE_MAX_MS, 0);
+});
+
+test('every bad variable is reported at once, each by name', () => {
+  const err = (() => {
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        LEASE_MS: '60000',
+        LOG_LEVEL: 'loud',
+        DATABASE_URL: 'mysql://x',
+        WORKER_CONCURRENCY: '-1',
+      });
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
+  assert.ok(err instanceof InvalidConfigError);
+  const names = err.problems.map((p) => p.split(' ')[0]);
+  assert.deepEqual(names.sort(), ['DATABASE_URL', 'LEASE_MS', 'LOG_LEVEL', 'PORT', 'WORKER_CONCURRENCY']);
+});
+
+test('cross-field rules: SIMULATE_MIN_MS may not exceed SIMULATE_MAX_MS', () => {
+  assert.throws(() => loadConfig({ SIMULATE_MIN_MS: '500', SIMULATE_MAX_MS: '100' }), /SIMULATE_MIN_MS/);
+});
+
+test('the service refuses to start on bad config, with one clear line naming the variable', () => {
+  const r = spawnSync(process.execPath, [MAIN], {
+    env: { ...process.env, LEASE_MS: '500' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 2);
+  const lines = r.stderr.trim().split('\n');
+  assert.equal(lines.length, 1);
+  assert.match(lines[0]!, /^taskd: invalid configuration: LEASE_MS must be between 1000 and 30000, got 500$/);
+});
