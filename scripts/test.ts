@@ -48,14 +48,16 @@ async function main(): Promise<number> {
   const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
   if (build.status !== 0) return build.status ?? 1;
 
-  let adminUrl = process.env.TASKD_TEST_DATABASE_URL;
+  // TASKD_TEST_DATABASE_URL=embedded forces the embedded server, to check the suite on a machine without one.
+  const wanted = process.env.TASKD_TEST_DATABASE_URL;
+  let adminUrl = wanted === 'embedded' ? undefined : wanted;
   let embedded: EmbeddedPostgres | undefined;
   if (!adminUrl) {
     const local = 'postgres://postgres@127.0.0.1:5432/postgres';
-    if (await reachable(local)) {
+    if (wanted !== 'embedded' && (await reachable(local))) {
       adminUrl = local;
     } else {
-      console.log('no PostgreSQL on 127.0.0.1:5432: starting an embedded one for the tests');
+      console.log('starting an embedded PostgreSQL for the tests');
       embedded = await startEmbeddedPostgres({
         dataDir: path.resolve('.tmp/test-pg'),
         port: await freePort(),
