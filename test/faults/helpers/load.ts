@@ -16,6 +16,8 @@ export interface Answer {
   outcome: string;
   /** performance.now() when it was sent and how long it took. */
   sentAt: number;
+  /** Date.now() when it was sent, to compare with the `time` of server log lines. */
+  sentAtEpoch: number;
   ms: number;
   target: string;
   taskId?: string;
@@ -91,7 +93,7 @@ export class CreateLoad {
 
   private async send(target: string, i: number): Promise<void> {
     const sentAt = performance.now();
-    const answer: Answer = { outcome: '', sentAt, ms: 0, target };
+    const answer: Answer = { outcome: '', sentAt, sentAtEpoch: Date.now(), ms: 0, target };
     try {
       const res = await fetch(`${target}/task/create`, {
         method: 'POST',
