@@ -90,7 +90,7 @@ describe('fault: graceful drain (SIGTERM under load)', () => {
     server.kill('SIGTERM');
     exit = await Promise.race([
       server.exited,
-      new Promise<undefined>((resolve) => setTimeout(resolve, GRACE_MS + 30_000).unref()),
+      new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), GRACE_MS + 30_000).unref()),
     ]);
     drainMs = performance.now() - sigtermAt;
     connectionsAtExit = await taskdConnections();
