@@ -1,0 +1,53 @@
+import { readFile } from 'node:fs/promises';
+import pg from 'pg';
+import { migrate } from '../../src/db/migrate.js';
+import { createLogger } from '../../src/logger.js';
+
+/** The service's own schema and statements, so the limits and the plan are measured on exactly what it runs. */
+
+export async function migrateDatabase(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await migrate(pool, createLogger('silent'));
+  } finally {
+    await pool.end();
+  }
+}
+
+/** A named statement's text, read from src/db/store.ts (the store does not export its SQL). */
+export async function storeStatement(name: string): Promise<string> {
+  const source = await readFile(new URL('../../src/db/store.ts', import.meta.url), 'utf8');
+  const match = new RegExp(`\\n\\s*${name}: \`([^\`]*)\``).exec(source);
+  if (!match?.[1]) throw new Error(`statement ${name} not found in src/db/store.ts`);
+  return match[1].trim();
+}
+
+/** Queues `count` tasks for `handler` with plain SQL, in one statement. */
+export async function fillQueue(
+  url: string,
+  count: number,
+  handler: string,
+  timeoutMs: number,
+): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO taskd.tasks (id, handler, input, timeout_ms)
+       SELECT gen_random_uuid(), $1, 'bench task ' || g, $2 FROM generate_series(1, $3) g`,
+      [handler, timeoutMs, count],
+    );
+    await client.query('ANALYZE taskd.tasks');
+  } finally {
+    await client.end();
+  }
+}
+
+export async function taskCounts(pool: pg.Pool): Promise<Record<string, number>> {
+  const rows = (
+    await pool.query<{ state: string; n: string }>(
+      'SELECT state::text, count(*)::text AS n FROM taskd.tasks GROUP BY state',
+    )
+  ).rows;
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
+}

@@ -1,0 +1,325 @@
+import { randomUUID } from 'node:crypto';
+import type pg from 'pg';
+import { HttpLoad } from './lib/http.js';
+import { createDatabase, dropDatabase, smallPool, xactCommit } from './lib/pg.js';
+import { fillQueue, migrateDatabase, taskCounts } from './lib/schema.js';
+import { Service } from './lib/service.js';
+import { log, percentile, sleep, waitFor } from './lib/util.js';
+
+/** The service's workloads, each on a fresh database with its own server process. */
+
+export interface CreateResult {
+  perSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  requests: number;
+  errors: number;
+}
+
+/** 1. POST /task/create from `connections` connections for `durationMs`, against an API-only process. */
+export async function createWorkload(connections: number, durationMs: number): Promise<CreateResult> {
+  const db = await createDatabase('create');
+  const service = await Service.start({ databaseUrl: db.url, env: { WORKER_CONCURRENCY: '0' } });
+  const http = new HttpLoad(service.url, connections);
+  try {
+    await http.run(connections, Math.min(1000, durationMs), () => http.create('warm-up'));
+    const r = await http.run(connections, durationMs, (i) => http.create(`bench task ${i}`));
+    return {
+      perSecond: (r.latenciesMs.length / r.elapsedMs) * 1000,
+      p50Ms: percentile(r.latenciesMs, 50),
+      p99Ms: percentile(r.latenciesMs, 99),
+      requests: r.latenciesMs.length,
+      errors: r.errors,
+    };
+  } finally {
+    await http.close();
+    await service.stop();
+    await dropDatabase(db.name);
+  }
+}
+
+export interface DrainResult {
+  tasks: number;
+  perSecond: number;
+  /** From the first claim to the last completion, by the database's clock. */
+  seconds: number;
+  reads?: { perSecond: number; p50Ms: number; p99Ms: number; requests: number; errors: number };
+}
+
+async function drainSpan(pool: pg.Pool): Promise<number> {
+  const rows = (
+    await pool.query<{ s: number }>(
+      `SELECT extract(epoch FROM max(finished_at) - min(started_at))::float8 AS s FROM taskd.tasks`,
+    )
+  ).rows;
+  return rows[0]?.s ?? Number.NaN;
+}
+
+/**
+ * 2. `tasks` queued noop tasks, drained by one process. With `readConnections`, 5.: GET /task/check-result from
+ * that many connections against the same process while it drains.
+ */
+export async function drainWorkload(
+  tasks: number,
+  options: { readConnections?: number; logLevel?: string; nodeArgs?: string[] } = {},
+): Promise<DrainResult> {
+  const db = await createDatabase('drain');
+  await migrateDatabase(db.url);
+  const pool = smallPool(db.url);
+  // The process starts idle (warm: connected, listening); the queue is then filled in one statement, which its
+  // poll finds within POLL_INTERVAL_MS. The rate is taken from the database's own timestamps.
+  const service = await Service.start({
+    databaseUrl: db.url,
+    env: { DEFAULT_HANDLER: 'noop', LOG_LEVEL: options.logLevel ?? 'info' },
+    ...(options.nodeArgs && { nodeArgs: options.nodeArgs }),
+  });
+  let reading = true;
+  const http = options.readConnections ? new HttpLoad(service.url, options.readConnections) : undefined;
+  try {
+    if (http) {
+      // Open every connection before the drain, so connection set-up is not counted as read latency.
+      await http.run(options.readConnections ?? 0, 1000, () => http.check(randomUUID()).catch(() => {}));
+    }
+    await fillQueue(db.url, tasks, 'noop', 240_000);
+    const ids = http
+      ? (
+          await pool.query<{ id: string }>('SELECT id FROM taskd.tasks ORDER BY random() LIMIT 2000')
+        ).rows.map((r) => r.id)
+      : [];
+    const reads =
+      http &&
+      (async () => {
+        const latencies: number[] = [];
+        let errors = 0;
+        const start = performance.now();
+        await Promise.all(
+          Array.from({ length: options.readConnections ?? 0 }, async (_, loop) => {
+            let i = loop;
+            // Bounded by the drain (which is bounded) and by a hard 120 s cap.
+            while (reading && performance.now() - start < 120_000) {
+              const t0 = performance.now();
+              try {
+                await http.check(ids[i++ % ids.length] as string);
+                latencies.push(performance.now() - t0);
+              } catch {
+                errors++;
+                await sleep(5);
+              }
+            }
+          }),
+        );
+        return { latencies, errors, elapsedMs: performance.now() - start };
+      })();
+    await waitFor(
+      'drain to finish',
+      async () => {
+        const c = await taskCounts(pool);
+        return (c.queued ?? 0) + (c.running ?? 0) === 0 ? true : undefined;
+      },
+      180_000,
+      50,
+    );
+    reading = false;
+    const r = reads && (await reads);
+    const c = await taskCounts(pool);
+    if ((c.completed ?? 0) !== tasks)
+      throw new Error(`drain: expected ${tasks} completed, got ${JSON.stringify(c)}`);
+    const seconds = await drainSpan(pool);
+    return {
+      tasks,
+      perSecond: tasks / seconds,
+      seconds,
+      ...(r && {
+        reads: {
+          perSecond: (r.latencies.length / r.elapsedMs) * 1000,
+          p50Ms: percentile(r.latencies, 50),
+          p99Ms: percentile(r.latencies, 99),
+          requests: r.latencies.length,
+          errors: r.errors,
+        },
+      }),
+    };
+  } finally {
+    reading = false;
+    await http?.close();
+    await service.stop();
+    await pool.end();
+    await dropDatabase(db.name);
+  }
+}
+
+export interface PickupResult {
+  count: number;
+  /** Create request sent (bench clock) → "task started" log line (server clock, whole ms). */
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+  /** started_at - created_at in the database (microseconds; excludes HTTP and the insert's own commit). */
+  dbP50Ms: number;
+  dbP95Ms: number;
+  dbP99Ms: number;
+}
+
+/** 3. At idle, tasks created one at a time; time until the handler starts. */
+export async function pickupWorkload(count: number): Promise<PickupResult> {
+  const db = await createDatabase('pickup');
+  const started = new Map<string, number>();
+  const waiters = new Map<string, () => void>();
+  const service = await Service.start({
+    databaseUrl: db.url,
+    env: { DEFAULT_HANDLER: 'noop' },
+    watch: {
+      contains: '"msg":"task started"',
+      onLine: (line) => {
+        const entry = JSON.parse(line) as { task_id: string; time: number };
+        started.set(entry.task_id, entry.time);
+        waiters.get(entry.task_id)?.();
+      },
+    },
+  });
+  const http = new HttpLoad(service.url, 1);
+  const pool = smallPool(db.url);
+  try {
+    const latencies: number[] = [];
+    const ids: string[] = [];
+    for (let i = 0; i < count + 10; i++) {
+      const sentAt = performance.timeOrigin + performance.now();
+      const id = await http.create(`pickup ${i}`);
+      if (!started.has(id)) {
+        await Promise.race([new Promise<void>((resolve) => waiters.set(id, resolve)), sleep(5000)]);
+        waiters.delete(id);
+      }
+      const at = started.get(id);
+      if (at === undefined) throw new Error(`task ${id} did not start within 5 s`);
+      // The first 10 warm up connections and prepared statements.
+      if (i >= 10) {
+        latencies.push(at - sentAt);
+        ids.push(id);
+      }
+      // Idle: let the settle and the log lines go out before the next create.
+      await sleep(20);
+    }
+    const dbRows = (
+      await pool.query<{ ms: number }>(
+        `SELECT extract(epoch FROM started_at - created_at)::float8 * 1000 AS ms FROM taskd.tasks WHERE id = ANY($1)`,
+        [ids],
+      )
+    ).rows.map((r) => r.ms);
+    return {
+      count,
+      p50Ms: percentile(latencies, 50),
+      p95Ms: percentile(latencies, 95),
+      p99Ms: percentile(latencies, 99),
+      dbP50Ms: percentile(dbRows, 50),
+      dbP95Ms: percentile(dbRows, 95),
+      dbP99Ms: percentile(dbRows, 99),
+    };
+  } finally {
+    await http.close();
+    await service.stop();
+    await pool.end();
+    await dropDatabase(db.name);
+  }
+}
+
+export interface InflightResult {
+  tasks: number;
+  waitMs: number;
+  /** Seconds from the process listening until every task was running. */
+  rampSeconds: number;
+  /** Tasks running when the last one was claimed: all of them unless the ramp outlasted the wait. */
+  runningAtOnce: number;
+  /** RSS of the same process idle, before the queue was filled. */
+  baselineRssMiB: number;
+  peakRssMiB: number;
+  peakHeapUsedMiB: number;
+  /** Transactions per second committed in the database while all tasks ran and none finished. */
+  steadyTxPerSecond: number;
+  steadyWindowSeconds: number;
+  allCompleted: boolean;
+  completedSeconds: number;
+}
+
+/** 4. `tasks` tasks that each wait `waitMs`, all running at once in one process. */
+export async function inflightWorkload(
+  tasks: number,
+  waitMs: number,
+  leaseMs = 15_000,
+): Promise<InflightResult> {
+  const db = await createDatabase('inflight');
+  await migrateDatabase(db.url);
+  const pool = smallPool(db.url, 1);
+  const service = await Service.start({
+    databaseUrl: db.url,
+    env: {
+      WORKER_CONCURRENCY: String(tasks),
+      SIMULATE_MIN_MS: String(waitMs),
+      SIMULATE_MAX_MS: String(waitMs),
+      TASK_TIMEOUT_MS: String(waitMs + 120_000),
+      LEASE_MS: String(leaseMs),
+    },
+    memprobeMs: 500,
+  });
+  let t0 = Date.now();
+  try {
+    // The idle process first, for a baseline; then the queue is filled in one statement (found by the poll).
+    await sleep(1500);
+    const baselineRss = (await service.memory())?.rss ?? Number.NaN;
+    await fillQueue(db.url, tasks, 'simulate', waitMs + 120_000);
+    t0 = Date.now();
+    // Ramp: until nothing is queued; then every task that has not finished yet runs at once.
+    const atRamp = await waitFor(
+      'every task claimed',
+      async () => {
+        const c = await taskCounts(pool);
+        return (c.queued ?? 0) === 0 ? c : undefined;
+      },
+      waitMs + 120_000,
+      250,
+    );
+    const rampSeconds = (Date.now() - t0) / 1000;
+    const runningAtOnce = atRamp.running ?? 0;
+    // The earliest task finishes waitMs after it started (after t0); keep a margin at both ends.
+    const windowMs = Math.min(30_000, t0 + waitMs - Date.now() - 3000);
+    let steadyTxPerSecond = Number.NaN;
+    let steadyWindowSeconds = 0;
+    if (windowMs >= 3000) {
+      await sleep(1000);
+      const before = await xactCommit(db.name);
+      const ws = Date.now();
+      await sleep(windowMs - 1000);
+      const after = await xactCommit(db.name);
+      steadyWindowSeconds = (Date.now() - ws) / 1000;
+      steadyTxPerSecond = (after - before) / steadyWindowSeconds;
+    } else log(`in-flight: ramp took ${rampSeconds} s, too long for a steady window`);
+    const done = await waitFor(
+      'all tasks completed',
+      async () => {
+        const c = await taskCounts(pool);
+        if ((c.completed ?? 0) + (c.failed ?? 0) === tasks) return c;
+        return undefined;
+      },
+      waitMs + 120_000,
+      500,
+    ).catch(() => undefined);
+    const mem = await service.memory();
+    const peakHeap = Math.max(0, ...service.mem.map((m) => m.heapUsed));
+    return {
+      tasks,
+      waitMs,
+      rampSeconds,
+      runningAtOnce,
+      baselineRssMiB: baselineRss / 2 ** 20,
+      peakRssMiB: (mem?.hwm ?? Number.NaN) / 2 ** 20,
+      peakHeapUsedMiB: peakHeap / 2 ** 20,
+      steadyTxPerSecond,
+      steadyWindowSeconds,
+      allCompleted: done !== undefined && (done.completed ?? 0) === tasks,
+      completedSeconds: (Date.now() - t0) / 1000,
+    };
+  } finally {
+    await service.stop();
+    await pool.end();
+    await dropDatabase(db.name);
+  }
+}

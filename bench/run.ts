@@ -1,0 +1,656 @@
+/**
+ * `npm run bench [-- --quick] [--rounds N] [--inflight-rounds N] [--vs graphile-worker,pg-boss,bullmq]
+ * [--only create,drain,reads,pickup,inflight,limit,plan] [--claim-plan] [--no-plan]`
+ *
+ * Builds the service, runs each workload on fresh databases (dropped afterwards), prints a table, and writes
+ * bench/results/<date>.json and .svg. Every loop is bounded in count and time.
+ */
+import { execFileSync } from 'node:child_process';
+import { cpus, totalmem } from 'node:os';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { claimPlan, limitWorkload, type LimitResult, type PlanSample } from './limits.js';
+import {
+  createWorkload,
+  drainWorkload,
+  inflightWorkload,
+  pickupWorkload,
+  type CreateResult,
+  type DrainResult,
+  type InflightResult,
+  type PickupResult,
+} from './ours.js';
+import { PEERS, runPeer, type PeerName, type PeerResult } from './peers/run.js';
+import { adminQuery, dropAllCreated } from './lib/pg.js';
+import { ROOT } from './lib/service.js';
+import { renderChart, type Bar, type Panel } from './lib/svg.js';
+import { log, round, spread, type Spread } from './lib/util.js';
+
+interface Args {
+  quick: boolean;
+  rounds: number;
+  inflightRounds: number;
+  vs: PeerName[];
+  only: Set<string>;
+  plan: boolean;
+}
+
+const ALL = ['create', 'drain', 'reads', 'pickup', 'inflight', 'limit', 'plan', 'peers'];
+
+function parseArgs(argv: string[]): Args {
+  const quick = argv.includes('--quick');
+  const value = (flag: string) => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const rounds = Number(value('--rounds') ?? (quick ? 2 : 3));
+  const inflightRounds = Number(value('--inflight-rounds') ?? (quick ? 1 : 2));
+  if (!Number.isInteger(rounds) || rounds < 1 || rounds > 20) throw new Error('--rounds must be 1..20');
+  if (!Number.isInteger(inflightRounds) || inflightRounds < 1 || inflightRounds > 10)
+    throw new Error('--inflight-rounds must be 1..10');
+  const vsRaw = value('--vs');
+  const vs = (vsRaw ? vsRaw.split(',') : []).map((p) => p.trim()).filter((p) => p.length > 0);
+  for (const p of vs)
+    if (!(PEERS as readonly string[]).includes(p))
+      throw new Error(`unknown peer ${p}; use ${PEERS.join(',')}`);
+  let only = new Set(value('--only')?.split(',') ?? ALL);
+  if (argv.includes('--claim-plan')) only = new Set(['plan']);
+  return { quick, rounds, inflightRounds, vs: vs as PeerName[], only, plan: !argv.includes('--no-plan') };
+}
+
+function settingsFor(args: Args) {
+  return args.quick
+    ? {
+        connections: 64,
+        createMs: 2000,
+        drainTasks: 10_000,
+        pickupCount: 100,
+        inflightTasks: 100_000,
+        inflightWaitMs: 20_000,
+        smallInflightTasks: 5000,
+        smallInflightWaitMs: 8000,
+        limitMs: 2000,
+        poolSize: 20,
+        planFinished: 1_000_000,
+        peerEnqueueCallers: 64,
+      }
+    : {
+        connections: 64,
+        createMs: 5000,
+        drainTasks: 20_000,
+        pickupCount: 200,
+        inflightTasks: 100_000,
+        inflightWaitMs: 60_000,
+        smallInflightTasks: 5000,
+        smallInflightWaitMs: 15_000,
+        limitMs: 5000,
+        poolSize: 20,
+        planFinished: 1_000_000,
+        peerEnqueueCallers: 64,
+      };
+}
+
+async function repeat<T>(name: string, rounds: number, fn: () => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < rounds; i++) {
+    log(`${name}: round ${i + 1}/${rounds}`);
+    const started = Date.now();
+    out.push(await fn());
+    log(
+      `${name}: round ${i + 1} done in ${((Date.now() - started) / 1000).toFixed(1)} s: ${JSON.stringify(out.at(-1))}`,
+    );
+  }
+  return out;
+}
+
+const over = <T>(rows: T[], pick: (r: T) => number): Spread => spread(rows.map(pick));
+
+async function versions() {
+  const pkg = async (name: string) => {
+    try {
+      return (
+        JSON.parse(await readFile(`${ROOT}node_modules/${name}/package.json`, 'utf8')) as { version: string }
+      ).version;
+    } catch {
+      return 'not installed';
+    }
+  };
+  const pgVersion = (await adminQuery<{ v: string }>('SELECT version() AS v'))[0]?.v ?? '?';
+  let redis = 'not reached';
+  try {
+    redis =
+      execFileSync('redis-cli', ['-h', '127.0.0.1', 'INFO', 'server'], { encoding: 'utf8', timeout: 3000 })
+        .split('\n')
+        .find((l) => l.startsWith('redis_version:'))
+        ?.trim() ?? redis;
+  } catch {
+    // No redis-cli: the BullMQ run says whether Redis answered.
+  }
+  return {
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    node: process.version,
+    postgres: pgVersion,
+    redis,
+    packages: {
+      pg: await pkg('pg'),
+      fastify: await pkg('fastify'),
+      undici: await pkg('undici'),
+      'graphile-worker': await pkg('graphile-worker'),
+      'pg-boss': await pkg('pg-boss'),
+      bullmq: await pkg('bullmq'),
+    },
+  };
+}
+
+interface Row {
+  workload: string;
+  metric: string;
+  value: Spread;
+  unit: string;
+  against?: string;
+  reference?: Spread;
+  ratio?: number;
+  target?: string;
+  met?: boolean;
+}
+
+function fmt(s: Spread, digits = 1): string {
+  if (!Number.isFinite(s.median)) return 'n/a';
+  const f = (n: number) => (Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : n.toFixed(digits));
+  return s.min === s.max ? f(s.median) : `${f(s.median)} (${f(s.min)}–${f(s.max)})`;
+}
+
+function printTable(rows: Row[]): string {
+  const header = ['workload', 'metric', 'median (min–max)', 'vs', 'reference', 'ratio', 'target', 'met'];
+  const body = rows.map((r) => [
+    r.workload,
+    r.metric,
+    `${fmt(r.value)} ${r.unit}`,
+    r.against ?? '',
+    r.reference ? fmt(r.reference) : '',
+    r.ratio !== undefined && Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '',
+    r.target ?? '',
+    r.met === undefined ? '' : r.met ? 'yes' : 'NO',
+  ]);
+  const md = [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...body.map((cells) => `| ${cells.join(' | ')} |`),
+  ].join('\n');
+  return md;
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const s = settingsFor(args);
+  const started = new Date();
+  const stamp = started.toISOString().replaceAll(':', '-').slice(0, 19);
+  const wants = (w: string) => args.only.has(w);
+  const hardStop = setTimeout(() => {
+    console.error('bench: 45 minute limit reached; stopping');
+    void dropAllCreated().finally(() => process.exit(3));
+  }, 45 * 60_000);
+  hardStop.unref();
+
+  if (args.only.size > 1 || !wants('plan')) {
+    log('building the service (npm run build)');
+    execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
+  }
+  const machine = await versions();
+  log(`machine: ${JSON.stringify(machine)}`);
+
+  const results: Record<string, unknown> = {};
+  const rows: Row[] = [];
+  let create: CreateResult[] = [];
+  let drain: DrainResult[] = [];
+  let reads: DrainResult[] = [];
+  let pickup: PickupResult[] = [];
+  let inflight: InflightResult[] = [];
+  let inflightSmall: InflightResult[] = [];
+  let limit: LimitResult[] = [];
+  let plan: PlanSample[] = [];
+  const peers: Partial<Record<PeerName, PeerResult[]>> = {};
+
+  try {
+    if (wants('limit'))
+      limit = await repeat('limit', args.rounds, () => limitWorkload(s.connections, s.poolSize, s.limitMs));
+    if (wants('create'))
+      create = await repeat('create', args.rounds, () => createWorkload(s.connections, s.createMs));
+    if (wants('drain')) drain = await repeat('drain', args.rounds, () => drainWorkload(s.drainTasks));
+    if (wants('reads'))
+      reads = await repeat('drain + reads', args.rounds, () =>
+        drainWorkload(s.drainTasks, { readConnections: s.connections }),
+      );
+    if (wants('pickup')) pickup = await repeat('pickup', args.rounds, () => pickupWorkload(s.pickupCount));
+    if (wants('inflight')) {
+      inflight = await repeat('in-flight', args.inflightRounds, () =>
+        inflightWorkload(s.inflightTasks, s.inflightWaitMs),
+      );
+      inflightSmall = await repeat('in-flight (small)', args.inflightRounds, () =>
+        inflightWorkload(s.smallInflightTasks, s.smallInflightWaitMs),
+      );
+    }
+    if (wants('peers'))
+      for (const peer of args.vs) {
+        peers[peer] = await repeat(peer, args.rounds, () =>
+          runPeer(peer, {
+            enqueueCallers: s.peerEnqueueCallers,
+            enqueueMs: s.createMs,
+            drainJobs: s.drainTasks,
+            pickupCount: s.pickupCount,
+            inflightJobs: s.smallInflightTasks,
+            inflightWaitMs: s.smallInflightWaitMs,
+            // The in-flight part takes long: only in as many rounds as ours.
+            withInflight: true,
+          }),
+        );
+        // Only the first inflightRounds rounds keep their in-flight numbers (the rest ran it too; all are kept).
+      }
+    if (wants('plan') && args.plan) {
+      log(`claim plan: 10,000 queued, then +${s.planFinished.toLocaleString('en-US')} finished rows`);
+      plan = await claimPlan(10_000, s.planFinished);
+      for (const p of plan)
+        log(`claim plan [${p.label}]: execution ${p.executionMs} ms, planning ${p.planningMs} ms`);
+    }
+  } finally {
+    await dropAllCreated();
+  }
+
+  // ---- The table -----------------------------------------------------------------------------------------
+  const insertLimit = limit.length ? over(limit, (r) => r.insertPerSecond) : undefined;
+  const claimLimit = limit.length ? over(limit, (r) => r.claimCompletePerSecond) : undefined;
+  if (limit.length) {
+    rows.push({
+      workload: 'limit',
+      metric: 'single-row INSERT tx/s (64 callers, pool 20)',
+      value: insertLimit!,
+      unit: '/s',
+    });
+    rows.push({
+      workload: 'limit',
+      metric: 'single-row claim + complete/s (64 callers, pool 20)',
+      value: claimLimit!,
+      unit: '/s',
+    });
+  }
+  const graphileDrain = peers['graphile-worker']
+    ? over(peers['graphile-worker'], (r) => r.drainPerSecond)
+    : undefined;
+  if (create.length) {
+    const v = over(create, (r) => r.perSecond);
+    const ratio = insertLimit ? v.median / insertLimit.median : undefined;
+    rows.push({
+      workload: '1 create',
+      metric: 'creates/s (64 HTTP connections)',
+      value: v,
+      unit: '/s',
+      ...(insertLimit && {
+        against: 'raw INSERT',
+        reference: insertLimit,
+        ratio,
+        target: '≥ 0.5×',
+        met: (ratio ?? 0) >= 0.5,
+      }),
+    });
+    rows.push({ workload: '1 create', metric: 'p50', value: over(create, (r) => r.p50Ms), unit: 'ms' });
+    rows.push({ workload: '1 create', metric: 'p99', value: over(create, (r) => r.p99Ms), unit: 'ms' });
+    for (const [peer, res] of Object.entries(peers)) {
+      const ref = over(res, (r) => r.enqueuePerSecond);
+      rows.push({
+        workload: '1 create',
+        metric: `creates/s vs ${peer} enqueue`,
+        value: v,
+        unit: '/s',
+        against: peer,
+        reference: ref,
+        ratio: v.median / ref.median,
+      });
+    }
+  }
+  if (drain.length) {
+    const v = over(drain, (r) => r.perSecond);
+    if (claimLimit) {
+      const ratio = v.median / claimLimit.median;
+      rows.push({
+        workload: '2 drain',
+        metric: `tasks/s (${s.drainTasks} noop)`,
+        value: v,
+        unit: '/s',
+        against: 'raw claim+complete',
+        reference: claimLimit,
+        ratio,
+        target: '≥ 2.5×',
+        met: ratio >= 2.5,
+      });
+    } else rows.push({ workload: '2 drain', metric: `tasks/s (${s.drainTasks} noop)`, value: v, unit: '/s' });
+    for (const [peer, res] of Object.entries(peers)) {
+      const ref = over(res, (r) => r.drainPerSecond);
+      const ratio = v.median / ref.median;
+      rows.push({
+        workload: '2 drain',
+        metric: `tasks/s vs ${peer}`,
+        value: v,
+        unit: '/s',
+        against: peer,
+        reference: ref,
+        ratio,
+        ...(peer === 'graphile-worker' && { target: '≥ 1.0×', met: ratio >= 1 }),
+      });
+    }
+  }
+  if (pickup.length) {
+    const p50 = over(pickup, (r) => r.p50Ms);
+    const p99 = over(pickup, (r) => r.p99Ms);
+    rows.push({
+      workload: '3 pickup',
+      metric: 'p50 (request → handler start)',
+      value: p50,
+      unit: 'ms',
+      target: '≤ 3 ms',
+      met: p50.median <= 3,
+    });
+    rows.push({ workload: '3 pickup', metric: 'p95', value: over(pickup, (r) => r.p95Ms), unit: 'ms' });
+    rows.push({
+      workload: '3 pickup',
+      metric: 'p99',
+      value: p99,
+      unit: 'ms',
+      target: '≤ 10 ms',
+      met: p99.median <= 10,
+    });
+    rows.push({
+      workload: '3 pickup',
+      metric: 'p50 (db started_at − created_at)',
+      value: over(pickup, (r) => r.dbP50Ms),
+      unit: 'ms',
+    });
+    rows.push({
+      workload: '3 pickup',
+      metric: 'p99 (db started_at − created_at)',
+      value: over(pickup, (r) => r.dbP99Ms),
+      unit: 'ms',
+    });
+    for (const [peer, res] of Object.entries(peers)) {
+      const p50peer = over(res, (r) => r.pickupP50Ms);
+      const p99peer = over(res, (r) => r.pickupP99Ms);
+      rows.push({
+        workload: '3 pickup',
+        metric: `p50 vs ${peer}`,
+        value: p50,
+        unit: 'ms',
+        against: peer,
+        reference: p50peer,
+        ratio: p50.median / p50peer.median,
+      });
+      rows.push({
+        workload: '3 pickup',
+        metric: `p99 vs ${peer}`,
+        value: p99,
+        unit: 'ms',
+        against: peer,
+        reference: p99peer,
+        ratio: p99.median / p99peer.median,
+      });
+    }
+  }
+  if (inflight.length) {
+    const rss = over(inflight, (r) => r.peakRssMiB);
+    const n = s.inflightTasks.toLocaleString('en-US');
+    rows.push({
+      workload: '4 in-flight',
+      metric: `peak RSS, ${n} tasks`,
+      value: rss,
+      unit: 'MiB',
+      target: '< 1024 MiB',
+      met: rss.max < 1024 && inflight.every((r) => r.runningAtOnce === r.tasks),
+    });
+    rows.push({
+      workload: '4 in-flight',
+      metric: `peak heap used, ${n} tasks`,
+      value: over(inflight, (r) => r.peakHeapUsedMiB),
+      unit: 'MiB',
+    });
+    rows.push({
+      workload: '4 in-flight',
+      metric: `running at once, ${n} tasks`,
+      value: over(inflight, (r) => r.runningAtOnce),
+      unit: '',
+    });
+    rows.push({
+      workload: '4 in-flight',
+      metric: `ramp to all claimed, ${n} tasks`,
+      value: over(inflight, (r) => r.rampSeconds),
+      unit: 's',
+    });
+    const txBig = over(inflight, (r) => r.steadyTxPerSecond);
+    rows.push({
+      workload: '4 in-flight',
+      metric: `db tx/s while ${n} run (lease upkeep)`,
+      value: txBig,
+      unit: '/s',
+    });
+    rows.push({
+      workload: '4 in-flight',
+      metric: `all ${n} completed`,
+      value: over(inflight, (r) => (r.allCompleted ? 1 : 0)),
+      unit: '(1 = yes)',
+      met: inflight.every((r) => r.allCompleted),
+    });
+  }
+  if (inflightSmall.length) {
+    const n = s.smallInflightTasks.toLocaleString('en-US');
+    const rss = over(inflightSmall, (r) => r.peakRssMiB);
+    const txSmall = over(inflightSmall, (r) => r.steadyTxPerSecond);
+    rows.push({
+      workload: '4 in-flight',
+      metric: `db tx/s while ${n} run (lease upkeep)`,
+      value: txSmall,
+      unit: '/s',
+      ...(inflight.length && {
+        target: 'O(1): same at 5k and 100k',
+        met: Math.abs(over(inflight, (r) => r.steadyTxPerSecond).median - txSmall.median) < 1,
+      }),
+    });
+    rows.push({ workload: '4 in-flight', metric: `peak RSS, ${n} tasks`, value: rss, unit: 'MiB' });
+    const growth = over(inflightSmall, (r) => r.peakRssMiB - r.baselineRssMiB);
+    for (const [peer, res] of Object.entries(peers)) {
+      const withInflight = res.filter((r) => Number.isFinite(r.inflightPeakRssMiB));
+      if (!withInflight.length) continue;
+      const ref = over(withInflight, (r) => r.inflightPeakRssMiB);
+      rows.push({
+        workload: '4 in-flight',
+        metric: `peak RSS, ${n} tasks vs ${peer}`,
+        value: rss,
+        unit: 'MiB',
+        against: peer,
+        reference: ref,
+        ratio: rss.median / ref.median,
+      });
+      const refGrowth = over(withInflight, (r) => r.inflightPeakRssMiB - r.inflightBaselineRssMiB);
+      rows.push({
+        workload: '4 in-flight',
+        metric: `RSS growth over idle, ${n} tasks vs ${peer}`,
+        value: growth,
+        unit: 'MiB',
+        against: peer,
+        reference: refGrowth,
+        ratio: growth.median / refGrowth.median,
+      });
+    }
+  }
+  if (reads.length) {
+    const p99 = over(
+      reads.map((r) => r.reads!),
+      (r) => r.p99Ms,
+    );
+    rows.push({
+      workload: '5 read under load',
+      metric: 'GET p50 (64 conns, during drain)',
+      value: over(
+        reads.map((r) => r.reads!),
+        (r) => r.p50Ms,
+      ),
+      unit: 'ms',
+    });
+    rows.push({
+      workload: '5 read under load',
+      metric: 'GET p99',
+      value: p99,
+      unit: 'ms',
+      target: '≤ 10 ms',
+      met: p99.median <= 10,
+    });
+    rows.push({
+      workload: '5 read under load',
+      metric: 'GETs/s',
+      value: over(
+        reads.map((r) => r.reads!),
+        (r) => r.perSecond,
+      ),
+      unit: '/s',
+    });
+    rows.push({
+      workload: '5 read under load',
+      metric: 'drain tasks/s meanwhile',
+      value: over(reads, (r) => r.perSecond),
+      unit: '/s',
+    });
+  }
+  for (const [peer, res] of Object.entries(peers)) {
+    rows.push({
+      workload: `peer ${peer}`,
+      metric: `enqueue/s (${s.peerEnqueueCallers} callers, in-process)`,
+      value: over(res, (r) => r.enqueuePerSecond),
+      unit: '/s',
+    });
+    rows.push({
+      workload: `peer ${peer}`,
+      metric: 'drain jobs/s',
+      value: over(res, (r) => r.drainPerSecond),
+      unit: '/s',
+    });
+    rows.push({
+      workload: `peer ${peer}`,
+      metric: 'pickup p50 / p99',
+      value: over(res, (r) => r.pickupP50Ms),
+      unit: 'ms',
+    });
+    rows.push({
+      workload: `peer ${peer}`,
+      metric: 'pickup p99',
+      value: over(res, (r) => r.pickupP99Ms),
+      unit: 'ms',
+    });
+  }
+  void graphileDrain;
+
+  const table = printTable(rows);
+  console.log(`\ntaskd benchmark ${stamp} (${args.quick ? 'quick' : 'full'}, ${args.rounds} rounds)\n`);
+  console.log(table);
+  for (const p of plan) {
+    console.log(
+      `\nclaim plan — ${p.label} (${p.rowsInTable.toLocaleString('en-US')} rows): execution ${p.executionMs} ms, planning ${p.planningMs} ms, shared hit ${p.sharedHit}, read ${p.sharedRead}\n${p.plan}`,
+    );
+  }
+
+  Object.assign(results, { create, drain, reads, pickup, inflight, inflightSmall, limit, plan, peers });
+  const out = {
+    date: started.toISOString(),
+    mode: args.quick ? 'quick' : 'full',
+    rounds: args.rounds,
+    inflightRounds: args.inflightRounds,
+    settings: s,
+    machine,
+    table: rows,
+    results,
+  };
+  const dir = `${ROOT}bench/results`;
+  await mkdir(dir, { recursive: true });
+  await writeFile(`${dir}/${stamp}.json`, `${JSON.stringify(out, null, 2)}\n`);
+  const svg = chart(
+    rows,
+    `${machine.cpu}; node ${machine.node}; ${args.quick ? 'quick' : 'full'} run ${stamp}`,
+  );
+  await writeFile(`${dir}/${stamp}.svg`, svg);
+  await writeFile(`${dir}/${stamp}.md`, `${table}\n`);
+  log(`wrote bench/results/${stamp}.json, .svg and .md`);
+}
+
+function chart(rows: Row[], subtitle: string): string {
+  const bar = (label: string, sp: Spread | undefined, kind: Bar['kind']): Bar[] =>
+    sp && Number.isFinite(sp.median) ? [{ label, median: sp.median, min: sp.min, max: sp.max, kind }] : [];
+  const find = (workload: string, metric: string) =>
+    rows.find((r) => r.workload === workload && r.metric.startsWith(metric));
+  const peerRows = (workload: string, prefix: string) =>
+    rows.filter((r) => r.workload === workload && r.metric.startsWith(prefix) && r.against && r.reference);
+  const panels: Panel[] = [];
+  const create = find('1 create', 'creates/s (64');
+  panels.push({
+    title: 'Create / enqueue rate',
+    unit: 'per second',
+    bars: [
+      ...bar('taskd POST /task/create', create?.value, 'ours'),
+      ...bar('raw single-row INSERT', find('limit', 'single-row INSERT')?.value, 'limit'),
+      ...peerRows('1 create', 'creates/s vs').flatMap((r) =>
+        bar(`${r.against} enqueue`, r.reference, 'peer'),
+      ),
+    ],
+  });
+  const drain = find('2 drain', 'tasks/s (');
+  panels.push({
+    title: 'Drain of queued no-op tasks',
+    unit: 'per second',
+    bars: [
+      ...bar('taskd', drain?.value, 'ours'),
+      ...bar('raw claim + complete', find('limit', 'single-row claim')?.value, 'limit'),
+      ...peerRows('2 drain', 'tasks/s vs').flatMap((r) => bar(r.against!, r.reference, 'peer')),
+    ],
+  });
+  panels.push({
+    title: 'Pickup latency p50 at idle',
+    unit: 'ms',
+    bars: [
+      ...bar('taskd', find('3 pickup', 'p50 (request')?.value, 'ours'),
+      ...peerRows('3 pickup', 'p50 vs').flatMap((r) => bar(r.against!, r.reference, 'peer')),
+    ],
+  });
+  panels.push({
+    title: 'Pickup latency p99 at idle',
+    unit: 'ms',
+    bars: [
+      ...bar('taskd', find('3 pickup', 'p99')?.value, 'ours'),
+      ...peerRows('3 pickup', 'p99 vs').flatMap((r) => bar(r.against!, r.reference, 'peer')),
+    ],
+  });
+  const small = rows.find((r) => r.workload === '4 in-flight' && r.metric.startsWith('RSS growth over idle'));
+  panels.push({
+    title: 'RSS growth with 5,000 jobs in flight',
+    unit: 'MiB',
+    bars: [
+      ...bar('taskd', small?.value, 'ours'),
+      ...peerRows('4 in-flight', 'RSS growth').flatMap((r) => bar(r.against!, r.reference, 'peer')),
+    ],
+  });
+  panels.push({
+    title: 'Reads under load (GET /task/check-result during a drain)',
+    unit: 'ms',
+    bars: [
+      ...bar('p50', find('5 read under load', 'GET p50')?.value, 'ours'),
+      ...bar('p99', find('5 read under load', 'GET p99')?.value, 'ours'),
+    ],
+  });
+  return renderChart(
+    'taskd benchmark',
+    subtitle,
+    panels.filter((p) => p.bars.length > 0),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  async (err: unknown) => {
+    console.error(err);
+    await dropAllCreated();
+    process.exit(1);
+  },
+);
