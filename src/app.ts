@@ -95,7 +95,17 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     }
 
     // The listener starts before the engine so that the engine is stopped first on the way out.
-    const server = buildServer({ service, store, log, bodyLimitBytes: config.BODY_LIMIT_BYTES });
+    const server = await buildServer({
+      service,
+      store,
+      log,
+      bodyLimitBytes: config.BODY_LIMIT_BYTES,
+      apiTokens: config.API_TOKENS,
+      rateLimit:
+        config.RATE_LIMIT_MAX > 0
+          ? { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }
+          : undefined,
+    });
     await server.listen({ port: config.PORT, host: config.HOST });
     const address = server.server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;

@@ -133,15 +133,15 @@ export const configSchema = {
     parse: tokenList,
     doc: 'Comma-separated bearer tokens. Set: every endpoint but /healthz and /readyz requires one.',
   },
-  RATE_LIMIT_PER_SECOND: {
+  RATE_LIMIT_MAX: {
     default: 0,
-    parse: int(0, 1_000_000),
-    doc: 'Requests per second allowed per client address (token bucket); 0 turns rate limiting off.',
+    parse: int(0, 100_000_000),
+    doc: 'Requests one client address may make per RATE_LIMIT_WINDOW_MS (429 beyond it); 0 turns rate limiting off.',
   },
-  RATE_LIMIT_BURST: {
-    default: 0,
-    parse: int(0, 10_000_000),
-    doc: 'Bucket size of the rate limit; 0 means twice RATE_LIMIT_PER_SECOND.',
+  RATE_LIMIT_WINDOW_MS: {
+    default: 1000,
+    parse: int(100, 3_600_000),
+    doc: 'The window of RATE_LIMIT_MAX.',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
 } satisfies Record<string, VarSpec<unknown>>;

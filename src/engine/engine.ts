@@ -63,7 +63,7 @@ export class Engine {
     const { store, log, leaseMs } = options;
     this.maxClaimBatch = options.maxClaimBatch ?? 500;
     this.lease = new Lease(store, leaseMs, (lostId) => this.onLeaseLost(lostId), log);
-    this.settler = new Settler(store, log, leaseMs);
+    this.settler = new Settler(store, log);
     this.wakeup = new Wakeup(options.listenUrl, () => this.wake(), log);
     // A few reaps per lease, so a dead process's tasks are failed soon after its lease runs out.
     this.reaper = new Periodic('reaper', Math.max(250, Math.floor(leaseMs / 4)), () => this.reap(), log);
@@ -111,12 +111,18 @@ export class Engine {
       'stopped claiming; waiting for running tasks',
     );
 
+    const graceEnds = pause(graceMs, this.graceOver.signal);
     if (this.running.size > 0) {
       const drained = new Promise<void>((resolve) => this.drainedWaiters.push(resolve));
-      await Promise.race([drained, pause(graceMs, this.graceOver.signal)]);
+      await Promise.race([drained, graceEnds]);
     }
-    // Outcomes of tasks that finished within the grace period are written before the rest are failed.
-    await this.settler.idle();
+    // Outcomes of tasks that finished within the grace period are written before the rest are failed. If the
+    // database is down that may never happen: the wait is bounded, and the lease covers what is left.
+    await Promise.race([
+      this.settler.idle(),
+      graceEnds.then(() => pause(Math.min(5000, this.options.leaseMs), this.graceOver.signal)),
+    ]);
+    this.settler.abandon();
     await this.reaper.stop();
     await this.lease.stop();
     if (!this.workerId) return;

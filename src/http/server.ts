@@ -10,6 +10,8 @@ import type { TaskStore } from '../db/store.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { Logger } from '../logger.js';
+import rateLimit from '@fastify/rate-limit';
+import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 
@@ -18,6 +20,10 @@ export interface ServerOptions {
   store: TaskStore;
   log: Logger;
   bodyLimitBytes: number;
+  /** Set: every endpoint but the health checks requires one of these bearer tokens. */
+  apiTokens?: readonly string[] | undefined;
+  /** Set: each client address may make `max` requests per `windowMs`. */
+  rateLimit?: { max: number; windowMs: number } | undefined;
 }
 
 /** Fastify's own error codes that mean "the client sent something malformed". */
@@ -37,7 +43,7 @@ const MALFORMED_REQUEST_CODES = new Set([
  * listen. Every answer is JSON, including errors; internal errors are logged with the request id, which the
  * client gets too (X-Request-Id), and never carry stack traces, SQL or driver messages.
  */
-export function buildServer(options: ServerOptions): FastifyInstance {
+export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { service, store, log } = options;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
@@ -52,6 +58,17 @@ export function buildServer(options: ServerOptions): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+
+  // Rate limiting runs first (onRequest), so that guessing tokens is limited too; health checks are exempt.
+  if (options.rateLimit) {
+    await app.register(rateLimit, {
+      max: options.rateLimit.max,
+      timeWindow: options.rateLimit.windowMs,
+      allowList: (request) => PUBLIC_PATHS.has(request.url.split('?', 1)[0]!),
+      errorResponseBuilder: () => new ApiError('RATE_LIMITED'),
+    });
+  }
+  if (options.apiTokens) requireBearerTokens(app, options.apiTokens);
 
   taskRoutes(app, service);
   healthRoutes(app, store, service);
