@@ -26,3 +26,10 @@ export function quantile(values: number[], q: number): number {
 }
 
 export const round = (n: number, digits = 0): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** How many times each value occurs. */
+export function tally(values: readonly unknown[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const v of values) out[String(v)] = (out[String(v)] ?? 0) + 1;
+  return out;
+}
