@@ -23,7 +23,7 @@ export class Settler {
     private readonly store: TaskStore,
     private readonly log: Logger,
   ) {
-    this.batcher = new Batcher((rows) => this.write(rows), { maxBatch: 1000, maxConcurrent: 2 });
+    this.batcher = new Batcher((rows) => this.write(rows), { maxBatch: 2000, maxConcurrent: 1 });
   }
 
   settle(row: SettleRow): Promise<boolean> {
