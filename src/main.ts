@@ -30,7 +30,8 @@ async function main(): Promise<void> {
     if (signals === 1) {
       log.info({ signal }, 'shutdown requested');
       app.stop().then(
-        () => process.exit(0),
+        // A shutdown cut short by a second signal did not let tasks finish: say so in the exit code.
+        () => process.exit(signals > 1 ? 1 : 0),
         (err: unknown) => {
           log.error({ err }, 'shutdown failed');
           process.exit(1);

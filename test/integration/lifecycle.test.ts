@@ -133,6 +133,30 @@ describe('task lifecycle in real server processes', () => {
     assert.deepEqual(await taskStates(db.pool), { completed: 1 });
   });
 
+  test('a second signal cuts the grace period short: running tasks are failed at once, nothing stays in progress', async () => {
+    const db = await database();
+    const s = await server({
+      DATABASE_URL: db.url,
+      SHUTDOWN_GRACE_MS: '60000',
+      SIMULATE_MIN_MS: '60000',
+      SIMULATE_MAX_MS: '60000',
+    });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => createTask(s.url, `t${i}`)));
+    await waitFor('all running', async () => (await taskStates(db.pool)).running === 10);
+    s.kill('SIGTERM');
+    await s.waitForLog((l) => l.msg === 'stopped claiming; waiting for running tasks');
+    const t0 = Date.now();
+    s.kill('SIGTERM');
+    const exit = await s.exited;
+    assert.ok(Date.now() - t0 < 5000, 'the forced exit is fast');
+    assert.equal(exit.code, 1);
+    assert.deepEqual(await taskStates(db.pool), { failed: 10 });
+    const { rows } = await db.pool.query<{ n: number }>(
+      "SELECT count(*)::int AS n FROM taskd.tasks WHERE failure = 'shutdown'",
+    );
+    assert.equal(rows[0]?.n, 10);
+  });
+
   test('kill -9, then restart: the dead process’s tasks are failed "worker lost" within LEASE_MS', async () => {
     const db = await database();
     const env = {
