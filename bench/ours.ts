@@ -61,7 +61,7 @@ async function drainSpan(pool: pg.Pool): Promise<number> {
  */
 export async function drainWorkload(
   tasks: number,
-  options: { readConnections?: number; logLevel?: string; nodeArgs?: string[] } = {},
+  options: { readConnections?: number; logLevel?: string; nodeArgs?: string[]; analyze?: boolean } = {},
 ): Promise<DrainResult> {
   const db = await createDatabase('drain');
   await migrateDatabase(db.url);
@@ -80,7 +80,7 @@ export async function drainWorkload(
       // Open every connection before the drain, so connection set-up is not counted as read latency.
       await http.run(options.readConnections ?? 0, 1000, () => http.check(randomUUID()).catch(() => {}));
     }
-    await fillQueue(db.url, tasks, 'noop', 240_000);
+    await fillQueue(db.url, tasks, 'noop', 240_000, options.analyze);
     const ids = http
       ? (
           await pool.query<{ id: string }>('SELECT id FROM taskd.tasks ORDER BY random() LIMIT 2000')

@@ -1,13 +1,15 @@
 /**
  * `npm run bench [-- --quick] [--rounds N] [--inflight-rounds N] [--vs graphile-worker,pg-boss,bullmq]
- * [--only create,drain,reads,pickup,inflight,limit,plan] [--claim-plan] [--no-plan]`
+ * [--only create,drain,reads,pickup,inflight,limit,plan,peers,diagnose] [--claim-plan] [--no-plan]`
  *
  * Builds the service, runs each workload on fresh databases (dropped afterwards), prints a table, and writes
  * bench/results/<date>.json and .svg. Every loop is bounded in count and time.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { topSelfTime } from './lib/profile.js';
 import { claimPlan, limitWorkload, type LimitResult, type PlanSample } from './limits.js';
 import {
   createWorkload,
@@ -34,7 +36,7 @@ interface Args {
   plan: boolean;
 }
 
-const ALL = ['create', 'drain', 'reads', 'pickup', 'inflight', 'limit', 'plan', 'peers'];
+const ALL = ['create', 'drain', 'reads', 'pickup', 'inflight', 'limit', 'plan', 'peers', 'diagnose'];
 
 function parseArgs(argv: string[]): Args {
   const quick = argv.includes('--quick');
@@ -209,7 +211,10 @@ async function main(): Promise<void> {
   let inflightSmall: InflightResult[] = [];
   let limit: LimitResult[] = [];
   let plan: PlanSample[] = [];
+  let drainQuiet: DrainResult[] = [];
+  let profile: { drain: DrainResult; top: { share: number; fn: string }[] } | undefined;
   const peers: Partial<Record<PeerName, PeerResult[]>> = {};
+  const peerErrors: Partial<Record<PeerName, string>> = {};
 
   try {
     if (wants('limit'))
@@ -221,6 +226,24 @@ async function main(): Promise<void> {
       reads = await repeat('drain + reads', args.rounds, () =>
         drainWorkload(s.drainTasks, { readConnections: s.connections }),
       );
+    if (wants('diagnose')) {
+      // What the drain spends its time on: the same drain with per-task info logs off, and one under the
+      // CPU profiler.
+      drainQuiet = await repeat('drain (LOG_LEVEL=warn)', args.rounds, () =>
+        drainWorkload(s.drainTasks, { logLevel: 'warn' }),
+      );
+      const dir = await mkdtemp(`${tmpdir()}/taskd-bench-prof-`);
+      try {
+        const profiled = await drainWorkload(s.drainTasks, {
+          nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
+        });
+        profile = { drain: profiled, top: await topSelfTime(dir) };
+        log(`drain under the profiler: ${Math.round(profiled.perSecond)}/s; top self time:`);
+        for (const t of profile.top.slice(0, 15)) log(`  ${(t.share * 100).toFixed(1)}% ${t.fn}`);
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    }
     if (wants('pickup')) pickup = await repeat('pickup', args.rounds, () => pickupWorkload(s.pickupCount));
     if (wants('inflight')) {
       inflight = await repeat('in-flight', args.inflightRounds, () =>
@@ -232,19 +255,26 @@ async function main(): Promise<void> {
     }
     if (wants('peers'))
       for (const peer of args.vs) {
+        // A peer that cannot run (Redis down, say) is reported as such; the rest of the run goes on.
+        let peerRound = 0;
         peers[peer] = await repeat(peer, args.rounds, () =>
           runPeer(peer, {
             enqueueCallers: s.peerEnqueueCallers,
             enqueueMs: s.createMs,
             drainJobs: s.drainTasks,
-            pickupCount: s.pickupCount,
+            // pg-boss polls every 0.5 s at best, so each of its pickups takes that long: fewer samples for peers.
+            pickupCount: Math.min(s.pickupCount, 40),
             inflightJobs: s.smallInflightTasks,
             inflightWaitMs: s.smallInflightWaitMs,
             // The in-flight part takes long: only in as many rounds as ours.
-            withInflight: true,
+            withInflight: peerRound++ < args.inflightRounds,
           }),
-        );
-        // Only the first inflightRounds rounds keep their in-flight numbers (the rest ran it too; all are kept).
+        ).catch((err: unknown) => {
+          log(`${peer} failed: ${err instanceof Error ? err.message : String(err)}`);
+          peerErrors[peer] = err instanceof Error ? err.message.slice(0, 2000) : String(err);
+          return [];
+        });
+        if (peers[peer]?.length === 0) delete peers[peer];
       }
     if (wants('plan') && args.plan) {
       log(`claim plan: 10,000 queued, then +${s.planFinished.toLocaleString('en-US')} finished rows`);
@@ -337,6 +367,24 @@ async function main(): Promise<void> {
         ...(peer === 'graphile-worker' && { target: '≥ 1.0×', met: ratio >= 1 }),
       });
     }
+  }
+  if (drainQuiet.length) {
+    const v = over(drainQuiet, (r) => r.perSecond);
+    rows.push({
+      workload: '2 drain',
+      metric: 'tasks/s with LOG_LEVEL=warn (diagnostic)',
+      value: v,
+      unit: '/s',
+      ...(graphileDrain && {
+        against: 'graphile-worker',
+        reference: graphileDrain,
+        ratio: v.median / graphileDrain.median,
+      }),
+    });
+  }
+  if (profile) {
+    console.log('\ndrain CPU profile, top self time:');
+    for (const t of profile.top) console.log(`  ${(t.share * 100).toFixed(1).padStart(5)}%  ${t.fn}`);
   }
   if (pickup.length) {
     const p50 = over(pickup, (r) => r.p50Ms);
@@ -542,7 +590,6 @@ async function main(): Promise<void> {
       unit: 'ms',
     });
   }
-  void graphileDrain;
 
   const table = printTable(rows);
   console.log(`\ntaskd benchmark ${stamp} (${args.quick ? 'quick' : 'full'}, ${args.rounds} rounds)\n`);
@@ -553,7 +600,18 @@ async function main(): Promise<void> {
     );
   }
 
-  Object.assign(results, { create, drain, reads, pickup, inflight, inflightSmall, limit, plan, peers });
+  Object.assign(results, {
+    create,
+    drain,
+    reads,
+    pickup,
+    inflight,
+    inflightSmall,
+    limit,
+    plan,
+    peers,
+    peerErrors,
+  });
   const out = {
     date: started.toISOString(),
     mode: args.quick ? 'quick' : 'full',
@@ -644,6 +702,14 @@ function chart(rows: Row[], subtitle: string): string {
     subtitle,
     panels.filter((p) => p.bars.length > 0),
   );
+}
+
+// Interrupted: drop the databases made so far (the services, children of this process, get SIGTERM too).
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(`bench: ${signal}; dropping the benchmark databases`);
+    void dropAllCreated().finally(() => process.exit(130));
+  });
 }
 
 main().then(

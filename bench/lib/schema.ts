@@ -22,12 +22,16 @@ export async function storeStatement(name: string): Promise<string> {
   return match[1].trim();
 }
 
-/** Queues `count` tasks for `handler` with plain SQL, in one statement. */
+/**
+ * Queues `count` tasks for `handler` with plain SQL, in one statement. Statistics are left to autovacuum, as in
+ * production, unless `analyze` is set (then the planner sees every task queued and none running).
+ */
 export async function fillQueue(
   url: string,
   count: number,
   handler: string,
   timeoutMs: number,
+  analyze = false,
 ): Promise<void> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -37,7 +41,7 @@ export async function fillQueue(
        SELECT gen_random_uuid(), $1, 'bench task ' || g, $2 FROM generate_series(1, $3) g`,
       [handler, timeoutMs, count],
     );
-    await client.query('ANALYZE taskd.tasks');
+    if (analyze) await client.query('ANALYZE taskd.tasks');
   } finally {
     await client.end();
   }

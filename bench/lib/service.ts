@@ -6,6 +6,12 @@ import { log, procMemory, sleep } from './util.js';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MEMPROBE = fileURLToPath(new URL('./memprobe.mjs', import.meta.url));
 
+const live = new Set<ChildProcess>();
+// A benchmark that stops early takes its services with it.
+process.once('exit', () => {
+  for (const proc of live) proc.kill('SIGKILL');
+});
+
 export interface MemSample {
   t: number;
   rss: number;
@@ -65,6 +71,8 @@ export class Service {
     }
     args.push('dist/main.js');
     const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(proc);
+    proc.once('exit', () => live.delete(proc));
     const mem: MemSample[] = [];
     let stderrTail = '';
     createInterface({ input: proc.stderr! }).on('line', (line) => {

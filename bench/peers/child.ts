@@ -8,6 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
 import { Logger, makeWorkerUtils, run, type Runner, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
@@ -133,7 +134,9 @@ async function pgBoss(databaseUrl: string, concurrency: number): Promise<Adapter
 }
 
 async function bullmq(concurrency: number): Promise<Adapter> {
-  const connection = { host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null };
+  // An ESM process must hand BullMQ constructed ioredis clients; one for the queue, one for the worker.
+  const connect = () => new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
+  const connection = connect();
   const prefix = `taskd-bench-${randomBytes(4).toString('hex')}`;
   const queue = new Queue(QUEUE, {
     connection,
@@ -156,7 +159,7 @@ async function bullmq(concurrency: number): Promise<Adapter> {
     },
     async startWorker(c, handler) {
       worker = new Worker(QUEUE, async (job) => handler(job.data as { i: number; waitMs?: number }), {
-        connection,
+        connection: connect(),
         prefix,
         concurrency: c,
       });
