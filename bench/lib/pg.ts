@@ -54,5 +54,8 @@ export async function xactCommit(database: string): Promise<number> {
 
 /** A pool for the bench's own reads of a database (kept small so it barely competes with the subject). */
 export function smallPool(url: string, max = 2): pg.Pool {
-  return new pg.Pool({ connectionString: url, max, application_name: 'taskd-bench' });
+  const pool = new pg.Pool({ connectionString: url, max, application_name: 'taskd-bench' });
+  // An idle connection closed by the server must not crash the run; the next query opens a new one.
+  pool.on('error', () => {});
+  return pool;
 }
