@@ -36,6 +36,7 @@ export async function limitWorkload(
     max: poolSize,
     application_name: 'taskd-bench-limit',
   });
+  pool.on('error', () => {});
   try {
     const insert = () =>
       pool.query({
