@@ -36,7 +36,8 @@ interface Args {
   plan: boolean;
 }
 
-const ALL = ['create', 'drain', 'reads', 'pickup', 'inflight', 'limit', 'plan', 'peers', 'diagnose'];
+// `diagnose` (a drain under the CPU profiler) runs only when asked for with --only.
+const ALL = ['create', 'drain', 'reads', 'pickup', 'inflight', 'limit', 'plan', 'peers'];
 
 function parseArgs(argv: string[]): Args {
   const quick = argv.includes('--quick');
@@ -211,7 +212,7 @@ async function main(): Promise<void> {
   let inflightSmall: InflightResult[] = [];
   let limit: LimitResult[] = [];
   let plan: PlanSample[] = [];
-  let drainQuiet: DrainResult[] = [];
+  const drainQuiet: DrainResult[] = [];
   let profile: { drain: DrainResult; top: { share: number; fn: string }[] } | undefined;
   const peers: Partial<Record<PeerName, PeerResult[]>> = {};
   const peerErrors: Partial<Record<PeerName, string>> = {};
@@ -227,11 +228,7 @@ async function main(): Promise<void> {
         drainWorkload(s.drainTasks, { readConnections: s.connections }),
       );
     if (wants('diagnose')) {
-      // What the drain spends its time on: the same drain with per-task info logs off, and one under the
-      // CPU profiler.
-      drainQuiet = await repeat('drain (LOG_LEVEL=warn)', args.rounds, () =>
-        drainWorkload(s.drainTasks, { logLevel: 'warn' }),
-      );
+      // What the drain spends its time on: one drain under the CPU profiler.
       const dir = await mkdtemp(`${tmpdir()}/taskd-bench-prof-`);
       try {
         const profiled = await drainWorkload(s.drainTasks, {
