@@ -26,5 +26,7 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
       transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l' } },
     });
   }
-  return pino(options);
+  // Asynchronous writes: a process running thousands of tasks a second would otherwise spend its event loop in
+  // write(2) calls. pino flushes what is buffered when the process exits.
+  return pino(options, pino.destination({ dest: 1, sync: false }));
 }

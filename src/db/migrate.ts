@@ -45,6 +45,8 @@ export async function migrate(pool: pg.Pool, log: Logger): Promise<number[]> {
         if (done.has(m.version)) continue;
         await client.query('BEGIN');
         try {
+          // A migration may rebuild an index on a large table: no statement timeout for it.
+          await client.query('SET LOCAL statement_timeout = 0');
           await client.query(m.sql);
           await client.query('INSERT INTO taskd.migrations (version, name) VALUES ($1, $2)', [
             m.version,

@@ -18,8 +18,10 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
     application_name: options.applicationName,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    // Client-side bound on any one query, so that a half-open connection cannot hang a caller forever.
-    query_timeout: 30_000,
+    // The server cancels a statement that runs too long (a client-side timeout alone would leave it running and
+    // holding its row locks); the client-side bound catches a half-open connection that never answers.
+    statement_timeout: 30_000,
+    query_timeout: 35_000,
     keepAlive: true,
   });
   // An idle client whose server went away emits 'error' on the pool; without a listener it would crash the

@@ -3,7 +3,7 @@ import type { TaskStore } from '../db/store.js';
 import type { ClaimedTask, Outcome } from '../domain/task.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import type { Logger } from '../logger.js';
-import { TaskAbort } from './abort.js';
+import { TaskAbort, abortReason } from './abort.js';
 import { Backoff, jitter, pause } from './backoff.js';
 import { executeTask } from './executor.js';
 import { Lease } from './lease.js';
@@ -188,42 +188,51 @@ export class Engine {
 
   private run(task: ClaimedTask, owner: string): void {
     const { log, handlers } = this.options;
-    const taskLog = log.child({ task_id: task.id });
     const running: Running = { task, owner, controller: new AbortController(), startedAt: performance.now() };
     this.running.set(task.id, running);
-    taskLog.info({ attempt: task.attempt, handler: task.handler, worker_id: owner }, 'task started');
-    void executeTask(task, handlers, running.controller.signal, taskLog).then((outcome) =>
-      this.finish(running, outcome, taskLog),
+    log.info(
+      { task_id: task.id, attempt: task.attempt, handler: task.handler, worker_id: owner },
+      'task started',
+    );
+    void executeTask(task, handlers, running.controller, log).then((outcome) =>
+      this.finish(running, outcome),
     );
   }
 
-  private async finish(r: Running, outcome: Outcome, taskLog: Logger): Promise<void> {
+  private async finish(r: Running, outcome: Outcome): Promise<void> {
+    const { log } = this.options;
+    const taskId = r.task.id;
     const durationMs = Math.round(performance.now() - r.startedAt);
-    if (this.running.get(r.task.id) === r) this.running.delete(r.task.id);
+    if (this.running.get(taskId) === r) this.running.delete(taskId);
     this.slotFreed();
-    if (this.discardOutcomes || r.controller.signal.aborted) {
+    const aborted = abortReason(r.controller.signal);
+    if (this.discardOutcomes || (aborted && aborted.kind !== 'timeout')) {
       // Shutdown or a lost lease already failed this run in the database.
-      taskLog.debug({ outcome: outcome.kind }, 'outcome discarded: the run was already failed');
+      log.debug({ task_id: taskId, outcome: outcome.kind }, 'outcome discarded: the run was already failed');
       return;
     }
     const settled = await this.settler.settle({
-      id: r.task.id,
+      id: taskId,
       owner: r.owner,
       attempt: r.task.attempt,
       outcome,
     });
     if (!settled) {
-      taskLog.warn({ outcome: outcome.kind }, 'outcome discarded: the lease on this run was lost');
+      log.warn(
+        { task_id: taskId, outcome: outcome.kind },
+        'outcome discarded: the lease on this run was lost',
+      );
       return;
     }
     const status = outcome.kind === 'completed' ? 'completed' : 'failed';
     const fields = {
+      task_id: taskId,
       status,
       duration_ms: durationMs,
       ...(outcome.kind === 'failed' && { reason: outcome.failure }),
     };
-    if (outcome.kind === 'failed' && outcome.failure === 'timeout') taskLog.warn(fields, 'task timed out');
-    taskLog.info(fields, 'task status changed');
+    if (outcome.kind === 'failed' && outcome.failure === 'timeout') log.warn(fields, 'task timed out');
+    log.info(fields, 'task status changed');
   }
 
   private slotFreed(): void {
