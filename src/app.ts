@@ -140,8 +140,9 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     const stop = () =>
       (stopping ??= (async () => {
         log.info('shutdown: refusing new tasks');
-        // Creates already accepted commit before anything else stops; new ones get 503, /readyz too.
-        await service.stopAccepting();
+        // New creates get 503 (and /readyz too) from here on; those already accepted still commit. Claiming
+        // stops at once: the engine's stop runs alongside, and is the first release below.
+        await Promise.all([service.stopAccepting(), engine?.stop(config.SHUTDOWN_GRACE_MS)]);
         // Reverse order of acquisition: engine (reads keep being served while tasks finish), listener,
         // maintenance, pool, embedded database.
         await releaseAll();

@@ -47,14 +47,25 @@ const SQL = {
 
   // Fenced by (owner, attempt, state = 'running'): a process that lost its lease, or a run that was already
   // failed by shutdown or by another process, changes nothing. Rows not returned were not written.
-  // `t.id = ANY($1)` lets the tasks side be found through the primary key, by the batch's ids.
+  // The LATERAL probe makes the batch drive the join, one primary-key lookup per outcome, whatever the
+  // statistics say. A plain join let stale statistics ("no task is running") put the tasks side outside and
+  // rescan the whole batch once per running task: quadratic, minutes for a burst of 100,000 completions.
   taskSettleMany: `
+    WITH target AS MATERIALIZED (
+      SELECT r.id, o.state, o.failure, o.result
+      FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[])
+        AS o(id, owner, attempt, state, failure, result)
+      CROSS JOIN LATERAL (
+        SELECT id FROM taskd.tasks
+        WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state = 'running'
+        FOR UPDATE
+      ) r
+    )
     UPDATE taskd.tasks t
-    SET state = o.state::taskd.task_state, failure = o.failure, result = o.result, finished_at = now()
-    FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[])
-      AS o(id, owner, attempt, state, failure, result)
-    WHERE t.id = ANY($1::uuid[])
-      AND t.id = o.id AND t.owner = o.owner AND t.attempt = o.attempt AND t.state = 'running'
+    SET state = target.state::taskd.task_state, failure = target.failure, result = target.result,
+        finished_at = now()
+    FROM target
+    WHERE t.id = target.id
     RETURNING t.id`,
 
   workerRegister: `

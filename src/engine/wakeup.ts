@@ -48,9 +48,14 @@ export class Wakeup {
         });
         client.once('end', () => resolve());
       });
+      // Known to stop() before connecting, so that a stop during connect ends this client too.
+      this.client = client;
       try {
         await client.connect();
-        this.client = client;
+        if (this.stopped.signal.aborted) {
+          await client.end().catch(() => {});
+          break;
+        }
         client.on('notification', () => this.onWake());
         await client.query(`LISTEN ${TASK_CREATED_CHANNEL}`);
         backoff.reset();
@@ -67,5 +72,6 @@ export class Wakeup {
       await client.end().catch(() => {});
       if (!this.stopped.signal.aborted) await pause(backoff.nextDelay(), this.stopped.signal);
     }
+    this.client = undefined;
   }
 }

@@ -26,6 +26,14 @@ export interface ServerOptions {
   rateLimit?: { max: number; windowMs: number } | undefined;
 }
 
+/** The routes and the methods they answer (HEAD comes with GET), for 405 answers to other methods. */
+const ALLOWED_METHODS = new Map([
+  ['/task/create', 'POST'],
+  ['/task/check-result', 'GET, HEAD'],
+  ['/healthz', 'GET, HEAD'],
+  ['/readyz', 'GET, HEAD'],
+]);
+
 /** Fastify's own error codes that mean "the client sent something malformed". */
 const MALFORMED_REQUEST_CODES = new Set([
   'FST_ERR_CTP_INVALID_MEDIA_TYPE',
@@ -51,7 +59,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
-    return503OnClosing: true,
+    // Requests that reach a closing server are answered by the routes as usual (creates get our own 503
+    // JSON): Fastify's built-in 503 has a body of another shape.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
 
@@ -73,7 +83,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   taskRoutes(app, service);
   healthRoutes(app, store, service);
 
-  app.setNotFoundHandler((_request, reply) => {
+  app.setNotFoundHandler((request, reply) => {
+    const allowed = ALLOWED_METHODS.get(request.url.split('?', 1)[0]!);
+    if (allowed) {
+      void reply.code(405).header('allow', allowed).send({ error: API_ERRORS.METHOD_NOT_ALLOWED.message });
+      return;
+    }
     void reply.code(404).send({ error: API_ERRORS.NOT_FOUND.message });
   });
 

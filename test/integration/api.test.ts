@@ -154,6 +154,16 @@ describe('the original API, on a real server process', () => {
     assert.equal(rows[0]?.n, 1000);
   });
 
+  test('a known path asked with the wrong method answers 405 JSON with Allow', async () => {
+    const res = await fetch(`${server.url}/task/create`);
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.get('allow'), 'POST');
+    assert.deepEqual(await res.json(), { error: 'Method not allowed' });
+    const put = await fetch(`${server.url}/task/check-result?task_id=x`, { method: 'PUT' });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get('allow'), 'GET, HEAD');
+  });
+
   test('answers carry an X-Request-Id and unknown routes answer JSON 404', async () => {
     const res = await fetch(`${server.url}/nope`);
     assert.equal(res.status, 404);

@@ -33,7 +33,7 @@ describe('API tokens', () => {
 
   test('every endpoint but the health checks requires a configured bearer token', async () => {
     for (const headers of [
-      {},
+      {} as Record<string, string>,
       { authorization: `Bearer ${TOKEN}x` },
       { authorization: TOKEN },
       { authorization: 'Basic abc' },
