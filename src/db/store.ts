@@ -32,13 +32,15 @@ const SQL = {
   // instead of queueing behind them, and the UPDATE changes only rows this claimer holds. The partial index
   // tasks_runnable serves the SELECT exactly; `= ANY(ARRAY(...))` makes the UPDATE find its rows through the
   // primary key whatever the table's size (a join may choose to scan the whole table). Claims never exceed
-  // free slots ($2).
+  // free slots ($2), and a worker whose lease has run out (or was reaped) claims nothing: its tasks would point
+  // at a worker that no reaper looks for.
   taskClaimAvailable: `
     UPDATE taskd.tasks t
     SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
     WHERE t.id = ANY(ARRAY(
       SELECT id FROM taskd.tasks
       WHERE state = 'queued'
+        AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
       ORDER BY seq
       LIMIT $2
       FOR UPDATE SKIP LOCKED
@@ -94,6 +96,26 @@ const SQL = {
       RETURNING t.id, t.owner
     )
     SELECT (SELECT array_agg(id) FROM expired) AS workers, (SELECT array_agg(id) FROM failed) AS tasks`,
+
+  // Running tasks whose owner has no worker row: a claim that raced with the reaping of its own worker. The
+  // recursive CTE walks the distinct owners of running tasks through tasks_running_owner_id, one index probe
+  // per owner (a handful), however many tasks run; only orphaned owners' tasks are then touched.
+  taskFailOrphaned: `
+    WITH RECURSIVE owners(owner) AS (
+      (SELECT owner FROM taskd.tasks WHERE state = 'running' ORDER BY owner LIMIT 1)
+      UNION ALL
+      SELECT (SELECT t.owner FROM taskd.tasks t
+              WHERE t.state = 'running' AND t.owner > owners.owner ORDER BY t.owner LIMIT 1)
+      FROM owners WHERE owners.owner IS NOT NULL
+    ), orphaned AS (
+      SELECT owner FROM owners
+      WHERE owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = owners.owner)
+    )
+    UPDATE taskd.tasks t
+    SET state = 'failed', failure = 'worker_lost', result = $1, finished_at = now()
+    FROM orphaned
+    WHERE t.owner = orphaned.owner AND t.state = 'running'
+    RETURNING t.id`,
 
   // Graceful exit: fail whatever this process still runs, and leave the registry, in one statement (a
   // data-modifying CTE always runs to completion, read or not).
@@ -225,6 +247,10 @@ export class TaskStore {
       result,
     ]);
     return { workers: rows[0]?.workers ?? [], tasks: rows[0]?.tasks ?? [] };
+  }
+
+  async taskFailOrphaned(result: string): Promise<string[]> {
+    return (await this.run<{ id: string }>('taskFailOrphaned', [result])).map((r) => r.id);
   }
 
   async workerDeregister(id: string, failure: FailureKind, result: string): Promise<string[]> {

@@ -162,16 +162,23 @@ export class Engine {
       }
       const limit = Math.min(free, this.maxClaimBatch);
       this.wakePending = false;
+      // The owner is the id the claim is made under, not whatever id the lease has when the claim returns.
+      const owner = this.workerId;
       let claimed: ClaimedTask[];
       try {
-        claimed = await store.taskClaimAvailable(this.workerId, limit);
+        claimed = await store.taskClaimAvailable(owner, limit);
         backoff.reset();
       } catch (err) {
         log.warn({ err: describeDbError(err) }, 'claiming tasks failed; retrying');
         await pause(backoff.nextDelay(), stopSignal);
         continue;
       }
-      const owner = this.workerId;
+      if (owner !== this.workerId) {
+        // The lease was lost while the claim ran: these runs are doomed (the reaper fails tasks whose owner is
+        // gone). Starting them would only waste their handlers' work.
+        log.warn({ tasks: claimed.length, worker_id: owner }, 'claimed under a lost lease; not starting');
+        continue;
+      }
       for (const task of claimed) this.run(task, owner);
       // A full claim means more may be waiting: claim again as soon as there are free slots.
       if (claimed.length === limit) continue;
@@ -254,8 +261,10 @@ export class Engine {
     const { store, log } = this.options;
     if (!this.workerId) return;
     const { workers, tasks } = await store.workerReapExpired(this.workerId, WORKER_LOST_RESULT);
+    const orphans = await store.taskFailOrphaned(WORKER_LOST_RESULT);
     for (const id of workers) log.warn({ worker_id: id }, 'lost worker recovered: its lease expired');
-    for (const id of tasks)
+    for (const id of [...tasks, ...orphans]) {
       log.warn({ task_id: id, status: 'failed', reason: 'worker_lost' }, 'task status changed');
+    }
   }
 }

@@ -67,6 +67,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Draining: tell keep-alive clients to move on, so that no request is in flight on a connection when the
+    // listener closes; new connections are refused cleanly from then on.
+    if (!service.isAccepting) reply.header('connection', 'close');
   });
 
   // Rate limiting runs first (onRequest), so that guessing tokens is limited too; health checks are exempt.

@@ -181,6 +181,36 @@ describe('engine, in process, on a real database', () => {
     });
   });
 
+  test('a worker whose lease ran out, or that is unknown, claims nothing', async () => {
+    const [id] = await insert(1, 'nobody-claims-me');
+    const expired = randomUUID();
+    await store.workerRegister(expired, 'host', 1, 1000);
+    await pool.query("UPDATE taskd.workers SET expires_at = now() - interval '1 second' WHERE id = $1", [
+      expired,
+    ]);
+    assert.deepEqual(await store.taskClaimAvailable(expired, 10), []);
+    assert.deepEqual(await store.taskClaimAvailable(randomUUID(), 10), []);
+    assert.equal((await row(id!))?.state, 'queued');
+    await pool.query('DELETE FROM taskd.workers WHERE id = $1', [expired]);
+    await pool.query('DELETE FROM taskd.tasks WHERE id = $1', [id]);
+  });
+
+  test('running tasks whose owner has no worker row are failed "worker lost" by the reaper', async () => {
+    const [id] = await insert(1, 'orphan');
+    // A claim that committed just after its worker was reaped leaves exactly this behind.
+    await pool.query(
+      "UPDATE taskd.tasks SET state = 'running', owner = $2, attempt = 1, started_at = now() WHERE id = $1",
+      [id, randomUUID()],
+    );
+    await startEngine(new HandlerRegistry(), { leaseMs: 1000 });
+    await waitFor('the orphan failed', async () => (await row(id!))?.state === 'failed');
+    assert.deepEqual(await row(id!), {
+      state: 'failed',
+      failure: 'worker_lost',
+      result: 'failed: worker lost (the process running this task stopped renewing its lease)',
+    });
+  });
+
   test('claims never exceed free slots', async () => {
     const g = gate();
     await startEngine(new HandlerRegistry().register('gated-slots', g.handler), { concurrency: 5 });
