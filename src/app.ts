@@ -1,4 +1,4 @@
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Config } from './config.js';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.js';
@@ -12,6 +12,9 @@ import { Retention } from './engine/retention.js';
 import { builtInHandlers } from './handlers/index.js';
 import { buildServer } from './http/server.js';
 import type { Logger } from './logger.js';
+
+/** How long a closing listener waits for requests on connections it has just accepted. */
+const LISTENER_LINGER_MS = 250;
 
 export interface App {
   readonly url: string;
@@ -113,6 +116,11 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     releases.push({
       name: 'http server',
       release: async () => {
+        // Refuse new connections first, and give requests already on their way a moment to arrive: closing
+        // idle connections at once would cut a request whose connection was accepted an instant before.
+        // (net.Server's close, not http.Server's: the latter also closes idle connections right away.)
+        net.Server.prototype.close.call(server.server);
+        await pause(LISTENER_LINGER_MS);
         await server.close();
         log.info('http server closed');
       },
