@@ -20,6 +20,7 @@ export interface LimitResult {
 }
 
 const INSERT = `INSERT INTO taskd.tasks (id, handler, input, timeout_ms) VALUES ($1, $2, $3, $4)`;
+const REGISTER = `INSERT INTO taskd.workers (id, host, pid, expires_at) VALUES ($1, 'bench', 0, now() + interval '1 hour')`;
 const COMPLETE = `
   UPDATE taskd.tasks SET state = 'completed', result = 'ok', finished_at = now()
   WHERE id = $1 AND owner = $2 AND attempt = $3 AND state = 'running'`;
@@ -53,6 +54,8 @@ export async function limitWorkload(
     await fillQueue(db.url, queued, 'noop', 240_000);
     const claimSql = await storeStatement('taskClaimAvailable');
     const owner = randomUUID();
+    // The claim only proceeds for a worker with a live lease.
+    await pool.query(REGISTER, [owner]);
     let claimed = 0;
     let dry = false;
     const claimComplete = async () => {
@@ -125,6 +128,9 @@ export async function claimPlan(
     const rowsInTable = Number(
       (await client.query<{ n: string }>('SELECT count(*)::text AS n FROM taskd.tasks')).rows[0]?.n,
     );
+    // The claim only proceeds for a worker with a live lease.
+    const owner = randomUUID();
+    await client.query(REGISTER, [owner]);
     const runs: { planningMs: number; executionMs: number; hit: number; read: number; plan: string }[] = [];
     for (let i = 0; i < samples; i++) {
       await client.query('BEGIN');
@@ -132,7 +138,7 @@ export async function claimPlan(
         const json = (
           await client.query<{ 'QUERY PLAN': unknown }>(
             `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${claimSql}`
-              .replace('$1', `'${randomUUID()}'::uuid`)
+              .replaceAll('$1', `'${owner}'::uuid`)
               .replace('$2', String(limit)),
           )
         ).rows[0]?.['QUERY PLAN'] as [
@@ -141,7 +147,7 @@ export async function claimPlan(
         const text = (
           await client.query<{ 'QUERY PLAN': string }>(
             `EXPLAIN (ANALYZE, BUFFERS, COSTS) ${claimSql}`
-              .replace('$1', `'${randomUUID()}'::uuid`)
+              .replaceAll('$1', `'${owner}'::uuid`)
               .replace('$2', String(limit)),
           )
         ).rows.map((r) => r['QUERY PLAN']);
