@@ -52,6 +52,8 @@ const SQL = {
   // The LATERAL probe makes the batch drive the join, one primary-key lookup per outcome, whatever the
   // statistics say. A plain join let stale statistics ("no task is running") put the tasks side outside and
   // rescan the whole batch once per running task: quadratic, minutes for a burst of 100,000 completions.
+  // The UPDATE then finds the locked rows through the primary key (`= ANY(ARRAY(...))`) rather than by
+  // hashing the whole table.
   taskSettleMany: `
     WITH target AS MATERIALIZED (
       SELECT r.id, o.state, o.failure, o.result
@@ -67,7 +69,7 @@ const SQL = {
     SET state = target.state::taskd.task_state, failure = target.failure, result = target.result,
         finished_at = now()
     FROM target
-    WHERE t.id = target.id
+    WHERE t.id = ANY(ARRAY(SELECT id FROM target)) AND t.id = target.id
     RETURNING t.id`,
 
   workerRegister: `
