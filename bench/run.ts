@@ -492,8 +492,11 @@ async function main(): Promise<void> {
       value: txSmall,
       unit: '/s',
       ...(inflight.length && {
-        target: 'O(1): same at 5k and 100k',
-        met: Math.abs(over(inflight, (r) => r.steadyTxPerSecond).median - txSmall.median) < 1,
+        // All transactions of the database count, including the claim loop's idle polls (about one a second
+        // when slots are free, as at 5k; none at 100k, where every slot is taken): what must not happen is
+        // growth with the number of tasks.
+        target: 'O(1): no more at 100k than at 5k',
+        met: over(inflight, (r) => r.steadyTxPerSecond).median <= txSmall.median + 1,
       }),
     });
     rows.push({ workload: '4 in-flight', metric: `peak RSS, ${n} tasks`, value: rss, unit: 'MiB' });
