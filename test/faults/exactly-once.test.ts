@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase, allFinished } from '../helpers/db.js';
 import { waitFor } from '../helpers/wait.js';
 import { Cluster, countBy, isStarted, isStatusChange } from './helpers/cluster.js';
 import { report, round, tally } from './helpers/report.js';
@@ -48,16 +48,7 @@ describe('fault: exactly once under contention (3 processes, 20,000 tasks)', () 
       ids.push(...inserted.map((r) => r.id));
       await db.pool.query(`SELECT pg_notify('taskd_task_created', $1)`, [String(BATCH)]);
     }
-    await waitFor(
-      'every task finished',
-      async () => {
-        const { rows: r } = await db.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM taskd.tasks WHERE state IN ('queued', 'running')`,
-        );
-        return r[0]!.n === 0;
-      },
-      { timeoutMs: 120_000, intervalMs: 100 },
-    );
+    await waitFor('every task finished', () => allFinished(db.pool), { timeoutMs: 120_000, intervalMs: 100 });
     drainMs = performance.now() - t0;
     // The log lines of the last completions may trail the database by a moment.
     await waitFor(

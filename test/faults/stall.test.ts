@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { createTestDatabase, type TestDatabase, allFinished } from '../helpers/db.js';
 import { startServer, type ServerProcess } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { isStarted, workerIds } from './helpers/cluster.js';
@@ -66,16 +66,10 @@ describe('fault: stalled process (SIGSTOP longer than the lease, then SIGCONT)',
     const resumedAt = performance.now();
     await frozen.waitForLog((l) => String(l.msg).startsWith('lease lost'), 15_000);
 
-    await waitFor(
-      'every task finished',
-      async () => {
-        const { rows: r } = await db.pool.query<{ n: number }>(
-          `SELECT count(*)::int AS n FROM taskd.tasks WHERE state IN ('queued', 'running')`,
-        );
-        return r[0]!.n === 0;
-      },
-      { timeoutMs: 15_000, intervalMs: 200 },
-    ).catch(() => undefined);
+    await waitFor('every task finished', () => allFinished(db.pool), {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+    }).catch(() => undefined);
     finishedMs = performance.now() - resumedAt;
     rows = (await db.pool.query<Row>('SELECT id, state::text, failure, owner, attempt FROM taskd.tasks'))
       .rows;

@@ -53,3 +53,9 @@ export async function taskStates(pool: pg.Pool): Promise<Record<string, number>>
   );
   return Object.fromEntries(rows.map((r) => [r.state, r.n]));
 }
+
+/** True when no task is queued or running any more. */
+export async function allFinished(pool: pg.Pool): Promise<boolean> {
+  const states = await taskStates(pool);
+  return !states.queued && !states.running;
+}

@@ -56,8 +56,9 @@ export class ServerProcess {
       this.events.emit('log', parsed);
     });
     createInterface({ input: this.child.stderr! }).on('line', (line) => this.stderr.push(line));
+    // 'close', not 'exit': it comes after stdout has ended, so every log line the process wrote has been read.
     this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+      this.child.on('close', (code, signal) => resolve({ code, signal })),
     );
   }
 

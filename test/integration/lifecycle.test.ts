@@ -204,6 +204,10 @@ describe('task lifecycle in real server processes', () => {
     await waitFor('all completed', async () => (await taskStates(db.pool)).completed === 400, {
       timeoutMs: 30_000,
     });
+    // Log lines are written asynchronously: stop both processes, which flushes them, before counting.
+    a.kill('SIGTERM');
+    b.kill('SIGTERM');
+    await Promise.all([a.exited, b.exited]);
     const starts = [...a.logs, ...b.logs]
       .filter((l) => l.msg === 'task started')
       .map((l) => String(l.task_id));
