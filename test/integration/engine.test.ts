@@ -65,7 +65,7 @@ describe('engine, in process, on a real database', () => {
 
   async function startEngine(
     handlers: HandlerRegistry,
-    options: { concurrency?: number; leaseMs?: number } = {},
+    options: { concurrency?: number; leaseMs?: number; pollIntervalMs?: number } = {},
   ) {
     const engine = new Engine({
       store,
@@ -73,7 +73,7 @@ describe('engine, in process, on a real database', () => {
       log,
       concurrency: options.concurrency ?? 100,
       leaseMs: options.leaseMs ?? 5000,
-      pollIntervalMs: 100,
+      pollIntervalMs: options.pollIntervalMs ?? 100,
       listenUrl: db.url,
     });
     await engine.start();
@@ -208,6 +208,34 @@ describe('engine, in process, on a real database', () => {
       state: 'failed',
       failure: 'worker_lost',
       result: 'failed: worker lost (the process running this task stopped renewing its lease)',
+    });
+  });
+
+  test('a notification wakes an idle worker at once, long before its poll', async () => {
+    await startEngine(
+      new HandlerRegistry().register('woken', async () => 'ok'),
+      { pollIntervalMs: 60_000 },
+    );
+    // Once a first task is done, the loop is idle, waiting on its 60 s poll.
+    const [first] = await insert(1, 'woken');
+    await waitFor('first completion', async () => (await row(first!))?.state === 'completed');
+    const [id] = await insert(1, 'woken');
+    await waitFor('completion', async () => (await row(id!))?.state === 'completed', { timeoutMs: 5000 });
+  });
+
+  test('without a notification, the poll still finds new tasks', async () => {
+    await startEngine(
+      new HandlerRegistry().register('polled', async () => 'ok'),
+      { pollIntervalMs: 200 },
+    );
+    const [first] = await insert(1, 'polled');
+    await waitFor('first completion', async () => (await row(first!))?.state === 'completed');
+    // Inserted behind the service's back: no NOTIFY is sent.
+    const { rows } = await pool.query<{ id: string }>(
+      "INSERT INTO taskd.tasks (id, handler, input, timeout_ms) VALUES (gen_random_uuid(), 'polled', 'x', 1000) RETURNING id",
+    );
+    await waitFor('completion', async () => (await row(rows[0]!.id))?.state === 'completed', {
+      timeoutMs: 5000,
     });
   });
 
