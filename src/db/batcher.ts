@@ -35,11 +35,6 @@ export class Batcher<In, Out> {
     });
   }
 
-  /** Items waiting or being written. */
-  get size(): number {
-    return this.queue.length;
-  }
-
   /** Resolves when everything added so far has been flushed (or has failed). */
   idle(): Promise<void> {
     if (this.queue.length === 0 && this.active === 0) return Promise.resolve();

@@ -69,11 +69,6 @@ export class Engine {
     this.reaper = new Periodic('reaper', Math.max(250, Math.floor(leaseMs / 4)), () => this.reap(), log);
   }
 
-  /** Tasks running in this process now. */
-  get runningCount(): number {
-    return this.running.size;
-  }
-
   get workerId(): string {
     return this.lease.workerId;
   }
