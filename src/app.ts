@@ -17,8 +17,6 @@ import type { Logger } from './logger.js';
 const LISTENER_LINGER_MS = 250;
 
 export interface App {
-  readonly url: string;
-  readonly databaseUrl: string;
   /** Graceful: refuse creates, stop claiming, let tasks finish within the grace period, release everything. */
   stop(): Promise<void>;
   /** Fast: fail running tasks at once (best effort) and release everything. */
@@ -158,8 +156,6 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       })());
 
     return {
-      url,
-      databaseUrl,
       stop,
       async forceStop() {
         log.warn('forced shutdown: failing running tasks now');

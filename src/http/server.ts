@@ -26,13 +26,7 @@ export interface ServerOptions {
   rateLimit?: { max: number; windowMs: number } | undefined;
 }
 
-/** The routes and the methods they answer (HEAD comes with GET), for 405 answers to other methods. */
-const ALLOWED_METHODS = new Map([
-  ['/task/create', 'POST'],
-  ['/task/check-result', 'GET, HEAD'],
-  ['/healthz', 'GET, HEAD'],
-  ['/readyz', 'GET, HEAD'],
-]);
+const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /** Fastify's own error codes that mean "the client sent something malformed". */
 const MALFORMED_REQUEST_CODES = new Set([
@@ -87,7 +81,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   healthRoutes(app, store, service);
 
   app.setNotFoundHandler((request, reply) => {
-    const allowed = ALLOWED_METHODS.get(request.url.split('?', 1)[0]!);
+    // A known path asked with another method: 405, with the methods its routes answer (HEAD comes with GET).
+    const url = request.url.split('?', 1)[0]!;
+    const allowed = METHODS.filter((method) => app.hasRoute({ method, url })).join(', ');
     if (allowed) {
       void reply.code(405).header('allow', allowed).send({ error: API_ERRORS.METHOD_NOT_ALLOWED.message });
       return;

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startServer, type ServerProcess } from '../helpers/server.js';
+import { SHUTDOWN_STEPS, startServer, type ServerProcess } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 import { countBy, isStarted } from './helpers/cluster.js';
 import { CreateLoad } from './helpers/load.js';
@@ -18,14 +18,6 @@ const GRACE_MS = 3000;
 const PRELOAD = 1000;
 /** A request whose connection was closed under it, without an answer. */
 const CUT_OFF = ['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE'];
-const SHUTDOWN_STEPS = [
-  'shutdown requested',
-  'stopped claiming; waiting for running tasks',
-  'worker deregistered',
-  'http server closed',
-  'database connections closed',
-  'shutdown complete',
-];
 
 interface Row {
   id: string;

@@ -11,6 +11,16 @@ export interface LogLine {
   [key: string]: unknown;
 }
 
+/** The log lines of a graceful shutdown, in order. */
+export const SHUTDOWN_STEPS = [
+  'shutdown requested',
+  'stopped claiming; waiting for running tasks',
+  'worker deregistered',
+  'http server closed',
+  'database connections closed',
+  'shutdown complete',
+];
+
 /** Settings for test servers: fast and small, overridable per test. */
 export const TEST_ENV: Record<string, string> = {
   HOST: '127.0.0.1',

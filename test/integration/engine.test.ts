@@ -270,7 +270,10 @@ describe('engine, in process, on a real database', () => {
     const heartbeats = during('workerHeartbeat');
     // 3 s / (1000 ms / 3 per heartbeat) ≈ 9, whatever the number of tasks.
     assert.ok(heartbeats >= 6 && heartbeats <= 11, `heartbeats: ${heartbeats}`);
-    assert.equal(during('taskSettleMany'), 0);
+    // Everything the pool ran meanwhile (heartbeats, reaper ticks; claims and settles are unnamed): a handful per
+    // interval, where any per-task statement would make it thousands.
+    const total = [...counts.keys()].reduce((sum, name) => sum + during(name), 0);
+    assert.ok(total <= 60, `statements while 10,000 tasks ran: ${total}`);
     const { rows } = await pool.query<{ n: number }>(
       "SELECT count(*)::int AS n FROM taskd.tasks WHERE handler = 'gated-many' AND state = 'running'",
     );

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { checkResult, createTask } from '../helpers/api.js';
 import { createTestDatabase, taskStates, type TestDatabase } from '../helpers/db.js';
-import { startServer, type ServerProcess } from '../helpers/server.js';
+import { SHUTDOWN_STEPS, startServer, type ServerProcess } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -92,14 +92,7 @@ describe('task lifecycle in real server processes', () => {
     );
 
     const msgs = s.logs.map((l) => l.msg);
-    for (const step of [
-      'shutdown requested',
-      'stopped claiming; waiting for running tasks',
-      'worker deregistered',
-      'http server closed',
-      'database connections closed',
-      'shutdown complete',
-    ]) {
+    for (const step of SHUTDOWN_STEPS) {
       assert.ok(msgs.includes(step), `log has "${step}"`);
     }
     const { rows: conns } = await db.pool.query<{ n: number }>(
