@@ -1,30 +1,70 @@
 import net, { type AddressInfo } from 'node:net';
 import type pg from 'pg';
 import type { Config } from './config.js';
-import { startEmbeddedPostgres, type EmbeddedPostgres } from './db/embedded.js';
+import { startEmbeddedPostgres } from './db/embedded.js';
+import { describeDbError, isTooManyConnections, isTransientDbError } from './db/errors.js';
+import { Lifeline } from './db/lifeline.js';
 import { migrate } from './db/migrate.js';
-import { createPool, describeDbError, isTransientDbError } from './db/pool.js';
+import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
 import { TaskService } from './domain/task-service.js';
-import { Backoff, pause } from './engine/backoff.js';
 import { Engine } from './engine/engine.js';
-import { Retention } from './engine/retention.js';
+import { Heartbeat } from './engine/heartbeat.js';
+import { EventBus } from './events/bus.js';
+import { logEvents } from './events/log.js';
 import { builtInHandlers } from './handlers/index.js';
 import { buildServer } from './http/server.js';
+import { Backoff, pause } from './lifecycle/backoff.js';
 import type { Logger } from './logger.js';
+import { Maintenance } from './maintenance/maintenance.js';
+import { reap } from './maintenance/reaper.js';
+import { sweepRetention } from './maintenance/retention.js';
+import { Notifier } from './notify/notifier.js';
 
 /** How long a closing listener waits for requests on connections it has just accepted. */
 const LISTENER_LINGER_MS = 250;
+/** Connections a process holds besides its pool: the heartbeat's lifeline and the notification listener. */
+const OWN_CONNECTIONS = 2;
 
 export interface App {
   /** Graceful: refuse creates, stop claiming, let tasks finish within the grace period, release everything. */
   stop(): Promise<void>;
   /** Fast: fail running tasks at once (best effort) and release everything. */
   forceStop(): Promise<void>;
+  /** The events of this process, for whoever wants to watch. */
+  readonly bus: EventBus;
+}
+
+export interface StartOptions {
+  /** Aborting it during start-up (a signal) stops the start: what was acquired is released, and startApp rejects. */
+  signal?: AbortSignal;
+  /** Something this process cannot live on with happened after start (a loop that keeps crashing). */
+  onFatal?: (err: unknown) => void;
+}
+
+/** Start-up was cut short by its abort signal; everything acquired was released. */
+export class StartAborted extends Error {
+  constructor() {
+    super('start-up was interrupted');
+    this.name = 'StartAborted';
+  }
+}
+
+/** A start-up problem the operator must fix: its message is the one line to print. */
+export class StartupError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StartupError';
+  }
 }
 
 /** Connects, retrying while the database is still starting (containers start together). */
-async function connectAndMigrate(pool: pg.Pool, log: Logger, timeoutMs: number): Promise<void> {
+async function connectAndMigrate(
+  pool: pg.Pool,
+  log: Logger,
+  timeoutMs: number,
+  signal: AbortSignal,
+): Promise<void> {
   const giveUpAt = Date.now() + timeoutMs;
   const backoff = new Backoff(200, 2000);
   for (;;) {
@@ -32,19 +72,46 @@ async function connectAndMigrate(pool: pg.Pool, log: Logger, timeoutMs: number):
       await migrate(pool, log);
       return;
     } catch (err) {
+      if (signal.aborted) throw new StartAborted();
+      if (isTooManyConnections(err)) {
+        throw new StartupError('the database refuses more connections (max_connections reached)', {
+          cause: err,
+        });
+      }
       if (!isTransientDbError(err) || Date.now() > giveUpAt) throw err;
       log.warn({ err: describeDbError(err) }, 'database not reachable yet; retrying');
-      await pause(backoff.nextDelay());
+      await pause(backoff.nextDelay(), signal);
+      if (signal.aborted) throw new StartAborted();
     }
   }
 }
 
+/** Fails the start when the server could never give this process the connections it is configured to hold. */
+async function checkConnectionCapacity(store: TaskStore, config: Config, log: Logger): Promise<void> {
+  const { maxConnections, inUse } = await store.serverConnectionCapacity();
+  const needed = config.DB_POOL_SIZE + OWN_CONNECTIONS;
+  if (needed > maxConnections) {
+    throw new StartupError(
+      `DB_POOL_SIZE=${config.DB_POOL_SIZE} needs ${needed} connections, but the database accepts at most ${maxConnections} (max_connections less the reserved ones): lower DB_POOL_SIZE or raise max_connections`,
+    );
+  }
+  if (needed > maxConnections - inUse + 1) {
+    log.warn(
+      { needed, max_connections: maxConnections, in_use: inUse },
+      'the database may run out of connections for this process: others hold most of them',
+    );
+  }
+}
+
 /**
- * The composition root: acquires database, store, engine and HTTP in that order, and releases them in
- * reverse. Everything long-running is started and stopped here, nowhere else.
+ * The composition root: acquires database, store, events, notifier, heartbeat, maintenance, service, HTTP and
+ * engine in that order, and releases them in reverse. Everything long-running is started and stopped here,
+ * nowhere else.
  */
-export async function startApp(config: Config, log: Logger): Promise<App> {
+export async function startApp(config: Config, log: Logger, options: StartOptions = {}): Promise<App> {
+  const signal = options.signal ?? new AbortController().signal;
   const releases: { name: string; release: () => Promise<void> }[] = [];
+  const acquire = (name: string, release: () => Promise<void>) => releases.push({ name, release });
   const releaseAll = async () => {
     for (const { name, release } of releases.splice(0).reverse()) {
       try {
@@ -54,51 +121,86 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
       }
     }
   };
+  const checkpoint = () => {
+    if (signal.aborted) throw new StartAborted();
+  };
+
+  const bus = new EventBus((event, err) => log.error({ err, event }, 'event listener failed'));
+  const stopLogging = logEvents(bus, log);
+  acquire('event log', async () => stopLogging());
 
   try {
-    let embedded: EmbeddedPostgres | undefined;
-    if (!config.DATABASE_URL) {
-      embedded = await startEmbeddedPostgres({
+    let databaseUrl = config.DATABASE_URL;
+    if (!databaseUrl) {
+      const embedded = await startEmbeddedPostgres({
         dataDir: config.DATA_DIR,
         port: config.EMBEDDED_PG_PORT,
         log,
       });
-      releases.push({ name: 'embedded PostgreSQL', release: () => embedded!.stop() });
+      acquire('embedded PostgreSQL', () => embedded.stop());
+      databaseUrl = embedded.url;
     }
-    const databaseUrl = config.DATABASE_URL ?? embedded!.url;
+    checkpoint();
 
     const pool = createPool(
       { connectionString: databaseUrl, max: config.DB_POOL_SIZE, applicationName: 'taskd' },
       log,
     );
-    releases.push({
-      name: 'database pool',
-      release: async () => {
-        await pool.end();
-        log.info('database connections closed');
-      },
+    acquire('database pool', async () => {
+      await pool.end();
+      log.info('database connections closed');
     });
-    await connectAndMigrate(pool, log, 60_000);
+    await connectAndMigrate(pool, log, 60_000, signal);
     log.info({ database: redact(databaseUrl) }, 'database connected');
 
-    const store = new TaskStore(pool);
-    const handlers = builtInHandlers(config);
-    const service = new TaskService(store, {
+    // A heartbeat must land well within the lease: a third of it, as often as it is sent.
+    const lifeline = new Lifeline(databaseUrl, Math.floor(config.LEASE_MS / 3));
+    acquire('lifeline connection', () => lifeline.close());
+    const store = new TaskStore(pool, lifeline);
+    await checkConnectionCapacity(store, config, log);
+    checkpoint();
+
+    const notifier = new Notifier({ connectionString: databaseUrl, bus });
+    notifier.start();
+    acquire('notifier', () => notifier.stop());
+
+    const heartbeat = new Heartbeat(store, config.LEASE_MS, bus, config.WORKER_CONCURRENCY);
+    await heartbeat.start();
+    // Deregisters at the end if the engine did not (an API-only process, or a start that failed later on).
+    acquire('worker registration', async () => void (await heartbeat.deregister(5000)));
+    checkpoint();
+
+    const maintenance = new Maintenance(heartbeat, bus, [
+      // A few reaps per lease, so that a dead process's tasks are failed soon after its lease runs out.
+      {
+        name: 'reaper',
+        everyMs: Math.max(250, Math.floor(config.LEASE_MS / 4)),
+        firstAfterMs: 0,
+        run: (s) => reap(store, heartbeat.workerId, bus, s),
+      },
+      ...(config.RETENTION_DAYS > 0
+        ? [
+            {
+              name: 'retention',
+              everyMs: 60_000,
+              firstAfterMs: 5_000,
+              run: (s: AbortSignal) => sweepRetention(store, config.RETENTION_DAYS * 86_400_000, bus, s),
+            },
+          ]
+        : []),
+    ]);
+    maintenance.start();
+    acquire('maintenance', () => maintenance.stop());
+
+    const service = new TaskService(store, bus, {
       defaultHandler: config.DEFAULT_HANDLER,
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
       maxTaskLength: config.MAX_TASK_LENGTH,
     });
 
-    const retention = new Retention(store, config.RETENTION_DAYS * 86_400_000, log);
-    if (config.RETENTION_DAYS > 0) {
-      retention.start();
-      releases.push({ name: 'retention', release: () => retention.stop() });
-    }
-
     // The listener starts before the engine so that the engine is stopped first on the way out.
     const server = await buildServer({
       service,
-      store,
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -110,36 +212,39 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
     await server.listen({ port: config.PORT, host: config.HOST });
     const address = server.server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-    log.info({ url, port: address.port }, 'listening');
-    releases.push({
-      name: 'http server',
-      release: async () => {
-        // Refuse new connections first, and give requests already on their way a moment to arrive: closing
-        // idle connections at once would cut a request whose connection was accepted an instant before.
-        // (net.Server's close, not http.Server's: the latter also closes idle connections right away.)
-        net.Server.prototype.close.call(server.server);
-        await pause(LISTENER_LINGER_MS);
-        await server.close();
-        log.info('http server closed');
-      },
+    log.info({ event: 'http.listening', url, port: address.port }, 'listening');
+    acquire('http server', async () => {
+      // Refuse new connections first, and give requests already on their way a moment to arrive: closing
+      // idle connections at once would cut a request whose connection was accepted an instant before.
+      // (net.Server's close, not http.Server's: the latter also closes idle connections right away.)
+      net.Server.prototype.close.call(server.server);
+      await pause(LISTENER_LINGER_MS);
+      await server.close();
+      log.info('http server closed');
     });
+    checkpoint();
 
     let engine: Engine | undefined;
     if (config.WORKER_CONCURRENCY > 0) {
       const e = new Engine({
         store,
-        handlers,
+        handlers: builtInHandlers(config),
+        bus,
+        heartbeat,
+        notifier,
         log,
         concurrency: config.WORKER_CONCURRENCY,
         leaseMs: config.LEASE_MS,
         pollIntervalMs: config.POLL_INTERVAL_MS,
-        listenUrl: databaseUrl,
+        limits: { maxResultBytes: config.MAX_RESULT_BYTES },
+        onFatal: (err) => options.onFatal?.(err),
       });
-      await e.start();
+      e.start();
       engine = e;
-      releases.push({ name: 'engine', release: () => e.stop(config.SHUTDOWN_GRACE_MS) });
+      service.addReadinessCheck(() => (e.healthy ? undefined : 'the task engine is not running'));
+      acquire('engine', () => e.stop(config.SHUTDOWN_GRACE_MS));
     } else {
-      log.info('WORKER_CONCURRENCY=0: serving the API only, claiming no tasks');
+      log.info({ event: 'engine.disabled' }, 'WORKER_CONCURRENCY=0: serving the API only, claiming no tasks');
     }
 
     let stopping: Promise<void> | undefined;
@@ -150,12 +255,13 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
         // stops at once: the engine's stop runs alongside, and is the first release below.
         await Promise.all([service.stopAccepting(), engine?.stop(config.SHUTDOWN_GRACE_MS)]);
         // Reverse order of acquisition: engine (reads keep being served while tasks finish), listener,
-        // maintenance, pool, embedded database.
+        // maintenance, heartbeat, notifier, pool, embedded database.
         await releaseAll();
         log.info('shutdown complete');
       })());
 
     return {
+      bus,
       stop,
       async forceStop() {
         log.warn('forced shutdown: failing running tasks now');

@@ -5,6 +5,8 @@
  * by a test.
  */
 
+import { MAX_CONCURRENT_INSERTS } from './domain/task-service.js';
+
 type Parser<T> = (raw: string) => T;
 
 interface VarSpec<T> {
@@ -59,6 +61,23 @@ function databaseUrl(raw: string): string {
   return raw;
 }
 
+/**
+ * The statements one process may run at once on its own: up to MAX_CONCURRENT_INSERTS insert flushes, a claim,
+ * a settle and a maintenance job, plus one connection left for reads. A smaller pool would make them queue for
+ * connections (and time out) under load.
+ */
+export const MIN_POOL_SIZE = MAX_CONCURRENT_INSERTS + 3 + 1;
+
+function poolSize(raw: string): number {
+  const n = int(1, 1000)(raw);
+  if (n < MIN_POOL_SIZE) {
+    throw new ConfigError(
+      `must be at least ${MIN_POOL_SIZE}, got ${n}: a process runs up to ${MIN_POOL_SIZE - 1} statements of its own at once (${MAX_CONCURRENT_INSERTS} insert flushes, a claim, a settle, a maintenance job) and needs one more connection for reads`,
+    );
+  }
+  return n;
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The declared schema. Order here is the order of docs/configuration.md. */
@@ -76,7 +95,11 @@ export const configSchema = {
     parse: int(1, 65535),
     doc: 'Port of the embedded PostgreSQL (loopback only); unused when DATABASE_URL is set.',
   },
-  DB_POOL_SIZE: { default: 20, parse: int(2, 1000), doc: 'Connections in the pool of one process.' },
+  DB_POOL_SIZE: {
+    default: 20,
+    parse: poolSize,
+    doc: `Connections in the pool of one process (at least ${MIN_POOL_SIZE}); the heartbeat and notifications use two more.`,
+  },
   TASK_TIMEOUT_MS: {
     default: 240_000,
     parse: int(1, 86_400_000),
@@ -117,6 +140,11 @@ export const configSchema = {
     default: 65_536,
     parse: int(1, 10_000_000),
     doc: 'Longest accepted `task` string, in characters.',
+  },
+  MAX_RESULT_BYTES: {
+    default: 1_048_576,
+    parse: int(1024, 100_000_000),
+    doc: 'Largest stored result, in bytes of UTF-8; a handler returning more fails its task with a message saying so.',
   },
   BODY_LIMIT_BYTES: {
     default: 1_048_576,

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../logger.js';
+import { DbAbortedError, DbUnavailableError, describeDbError, isTransientDbError } from './errors.js';
 
 export interface PoolOptions {
   connectionString: string;
@@ -7,9 +8,26 @@ export interface PoolOptions {
   applicationName: string;
 }
 
+/** Server-side bound of every statement: the server cancels it (and releases its locks) after this long. */
+export const STATEMENT_TIMEOUT_MS = 30_000;
+/** Client-side bound: a statement whose answer has not arrived by then is given up and its connection dropped. */
+export const DEFAULT_QUERY_DEADLINE_MS = STATEMENT_TIMEOUT_MS + 5_000;
+
+/** Connections that reported an error or ended: their failed statements mean "database unavailable". */
+const brokenClients = new WeakSet<pg.ClientBase>();
+
+/** Marks the connection broken once it reports an error or ends. */
+export function watchConnection(client: pg.ClientBase): void {
+  // `on`, not `once`: an unheard second 'error' event would crash the process.
+  client.on('error', () => brokenClients.add(client));
+  client.on('end', () => brokenClients.add(client));
+}
+
 /**
- * The one connection pool of a process. Timeouts are short on purpose: when PostgreSQL goes away a request must
- * fail fast with 503 instead of hanging, and the engine's loops retry on their own.
+ * The connection pool of a process. Timeouts are short on purpose: when PostgreSQL goes away a request must fail
+ * fast with 503 instead of hanging, and the engine's loops retry on their own. The client-side deadline of each
+ * statement is ours (`execute`), not the driver's `query_timeout`, which leaves a connection that stopped
+ * answering in the pool.
  */
 export function createPool(options: PoolOptions, log: Logger): pg.Pool {
   const pool = new pg.Pool({
@@ -18,64 +36,100 @@ export function createPool(options: PoolOptions, log: Logger): pg.Pool {
     application_name: options.applicationName,
     connectionTimeoutMillis: 3000,
     idleTimeoutMillis: 30_000,
-    // The server cancels a statement that runs too long (a client-side timeout alone would leave it running and
-    // holding its row locks); the client-side bound catches a half-open connection that never answers.
-    statement_timeout: 30_000,
-    query_timeout: 35_000,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
     keepAlive: true,
   });
+  pool.on('connect', watchConnection);
   // An idle client whose server went away emits 'error' on the pool; without a listener it would crash the
   // process. The pool drops that client and opens a new one on the next checkout.
   pool.on('error', (err) => log.warn({ err: describeDbError(err) }, 'idle database connection lost'));
   return pool;
 }
 
-/**
- * Errors after which the same statement may succeed if tried again: the connection or the server went away,
- * or the server is starting/shutting down, or too busy. A table of SQLSTATEs and socket codes, never message
- * text.
- */
-const TRANSIENT_SQLSTATES = new Set([
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-  '08007',
-  '08P01', // connection exceptions
-  '57P01',
-  '57P02',
-  '57P03', // admin/crash shutdown, cannot connect now
-  '53300', // too many connections
-  '40001',
-  '40P01', // serialization failure, deadlock
-  '55P03', // lock not available
-]);
-const TRANSIENT_SOCKET_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'EPIPE',
-  'ETIMEDOUT',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ECONNABORTED',
-]);
-
-export function isTransientDbError(err: unknown): boolean {
-  if (!(err instanceof Error)) return false;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (TRANSIENT_SQLSTATES.has(code) || TRANSIENT_SOCKET_CODES.has(code)))
-    return true;
-  // node-postgres reports a timed-out checkout or query, and a connection that ended, without a code.
-  return /timeout|Connection terminated|not queryable|Client has encountered a connection error/i.test(
-    err.message,
-  );
+export interface ExecuteOptions {
+  /** Give up (and drop the connection) when no answer came within this long. */
+  deadlineMs?: number;
+  /** Give up when this aborts (shutdown): the statement's connection is dropped, so the server stops it. */
+  signal?: AbortSignal | undefined;
 }
 
-/** What a log line needs to know about a database error (never sent to clients). */
-export function describeDbError(err: unknown): Record<string, unknown> {
-  if (!(err instanceof Error)) return { message: String(err) };
-  const e = err as Error & { code?: string; detail?: string };
-  return { message: e.message, code: e.code, detail: e.detail };
+/** Drops a connection at once, whatever state it is in (a half-open socket would never answer `end`). */
+function destroy(client: pg.ClientBase): void {
+  brokenClients.add(client);
+  // The same private handle pg-pool uses to drop a connection that timed out while connecting.
+  (client as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+}
+
+/**
+ * Runs one statement on `client` within a deadline and an abort signal. Errors come out classified: the server's
+ * own errors as they are (pg.DatabaseError, with SQLSTATE), a broken or silent connection as DbUnavailableError,
+ * an abort as DbAbortedError. `onDone(broken)` is called exactly once when the client may be reused or must go.
+ */
+export function runWithDeadline<R extends pg.QueryResultRow>(
+  client: pg.ClientBase,
+  query: pg.QueryConfig,
+  options: ExecuteOptions,
+  onDone: (broken: Error | undefined) => void,
+): Promise<pg.QueryResult<R>> {
+  const { deadlineMs = DEFAULT_QUERY_DEADLINE_MS, signal } = options;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (broken: Error | undefined) => {
+      settled = true;
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      onDone(broken);
+    };
+    const giveUp = (err: Error) => {
+      if (settled) return;
+      destroy(client);
+      settle(err);
+      reject(err);
+    };
+    const onAbort = () => giveUp(new DbAbortedError());
+    const timer = setTimeout(
+      () => giveUp(new DbUnavailableError(`the database did not answer within ${deadlineMs} ms`)),
+      deadlineMs,
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) return onAbort();
+    client.query<R>(query).then(
+      (result) => {
+        if (settled) return;
+        settle(undefined);
+        resolve(result);
+      },
+      (err: unknown) => {
+        if (settled) return;
+        const error = err instanceof Error ? err : new Error(String(err));
+        if (brokenClients.has(client) && !(err instanceof pg.DatabaseError)) {
+          // pg reports a connection that ended mid-statement with a plain Error: it is an outage, not a bug.
+          const unavailable = new DbUnavailableError('the database connection broke', { cause: err });
+          settle(unavailable);
+          reject(unavailable);
+          return;
+        }
+        settle(brokenClients.has(client) ? error : undefined);
+        reject(error);
+      },
+    );
+  });
+}
+
+/** Runs one statement on a pooled connection (see runWithDeadline for the errors it throws). */
+export async function execute<R extends pg.QueryResultRow>(
+  pool: pg.Pool,
+  query: pg.QueryConfig,
+  options: ExecuteOptions = {},
+): Promise<pg.QueryResult<R>> {
+  if (options.signal?.aborted) throw new DbAbortedError();
+  let client: pg.PoolClient;
+  try {
+    client = await pool.connect();
+  } catch (err) {
+    // A server that refused us for good (wrong database, bad credentials) is a configuration problem, not an outage.
+    if (err instanceof pg.DatabaseError && !isTransientDbError(err)) throw err;
+    throw new DbUnavailableError('no database connection could be had', { cause: err });
+  }
+  return runWithDeadline<R>(client, query, options, (broken) => client.release(broken));
 }

@@ -1,5 +1,8 @@
 import type pg from 'pg';
-import type { ClaimedTask, FailureKind, Outcome, TaskState, TaskView } from '../domain/task.js';
+import type { Decision } from '../domain/outcome.js';
+import type { ClaimedTask, TaskState, TaskView } from '../domain/task.js';
+import type { Lifeline } from './lifeline.js';
+import { execute, type ExecuteOptions } from './pool.js';
 
 /**
  * The task store: every SQL statement the service runs, and nothing else. Each statement is named (the name is
@@ -9,6 +12,30 @@ import type { ClaimedTask, FailureKind, Outcome, TaskState, TaskView } from '../
 
 /** Channel on which an INSERT of new tasks wakes idle workers (once per batch, not per task). */
 export const TASK_CREATED_CHANNEL = 'taskd_task_created';
+
+/**
+ * The notification channels a process listens on (src/notify/notifier.ts), and the statements of the listening
+ * connection. Channel names are constants of ours, never client input.
+ */
+export const CHANNELS = {
+  taskCreated: TASK_CREATED_CHANNEL,
+  /** Each process sends itself a notification now and then, to prove the connection still delivers. */
+  selfCheck: 'taskd_notifier_check',
+} as const;
+export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+export const LISTENER_SQL = {
+  listen: (channel: Channel) => `LISTEN ${channel}`,
+  selfCheck: `SELECT pg_notify('${CHANNELS.selfCheck}', $1)`,
+};
+
+/**
+ * How every statement that ends a run writes its decision (domain/outcome.ts): the final state, why it failed,
+ * the Result text, and when. One fragment, so that the four ways a run can end (its own outcome, a lost worker,
+ * an orphaned claim, shutdown) cannot drift apart. Placeholders only: the values always travel as parameters.
+ */
+const finishRun = (state: string, failure: string, result: string) =>
+  `state = ${state}::taskd.task_state, failure = ${failure}, result = ${result}, finished_at = now()`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
@@ -22,6 +49,12 @@ const SQL = {
     SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted`,
 
   ping: `SELECT 1`,
+
+  // How many more connections the server would accept from us: the start-up check of DB_POOL_SIZE.
+  serverConnectionCapacity: `
+    SELECT current_setting('max_connections')::int
+             - current_setting('superuser_reserved_connections')::int AS max_connections,
+           (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS in_use`,
 
   taskGet: `
     SELECT id, input, state, result,
@@ -66,21 +99,34 @@ const SQL = {
       ) r
     )
     UPDATE taskd.tasks t
-    SET state = target.state::taskd.task_state, failure = target.failure, result = target.result,
-        finished_at = now()
+    SET ${finishRun('target.state', 'target.failure', 'target.result')}
     FROM target
     WHERE t.id = ANY(ARRAY(SELECT id FROM target)) AND t.id = target.id
     RETURNING t.id`,
 
   workerRegister: `
-    INSERT INTO taskd.workers (id, host, pid, expires_at)
-    VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond')`,
+    INSERT INTO taskd.workers (id, host, pid, expires_at, concurrency)
+    VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5)`,
 
-  // One statement per interval renews the lease of every task the process runs: tasks point at their worker.
+  // One statement per interval renews the lease of every task the process runs (tasks point at their worker),
+  // and holds or takes the maintenance leadership: renewed while this worker holds it, taken over once the
+  // holder's lease ran out (judged by the database's clock, the one clock all processes share). Two workers
+  // racing for an expired row serialise on its lock; the second then sees a live lease and takes nothing.
   workerHeartbeat: `
-    UPDATE taskd.workers SET expires_at = now() + $2 * interval '1 millisecond'
-    WHERE id = $1
-    RETURNING id`,
+    WITH renewed AS (
+      UPDATE taskd.workers SET expires_at = now() + $2 * interval '1 millisecond'
+      WHERE id = $1
+      RETURNING id
+    ), led AS (
+      INSERT INTO taskd.leader AS l (name, worker_id, expires_at)
+      SELECT 'maintenance', id, now() + $2 * interval '1 millisecond' FROM renewed
+      ON CONFLICT (name) DO UPDATE
+        SET worker_id = excluded.worker_id, expires_at = excluded.expires_at,
+            elected_at = CASE WHEN l.worker_id = excluded.worker_id THEN l.elected_at ELSE now() END
+        WHERE l.worker_id = excluded.worker_id OR l.expires_at < now()
+      RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM renewed)::int AS held, (SELECT count(*) FROM led)::int AS leader`,
 
   // Deleting the expired worker rows and failing their tasks in one statement makes it atomic: two reapers
   // cannot both act on one worker (the second finds the row gone), and no task is left pointing at a worker
@@ -92,7 +138,7 @@ const SQL = {
       RETURNING id
     ), failed AS (
       UPDATE taskd.tasks t
-      SET state = 'failed', failure = 'worker_lost', result = $2, finished_at = now()
+      SET ${finishRun('$2', '$3', '$4')}
       FROM expired
       WHERE t.owner = expired.id AND t.state = 'running'
       RETURNING t.id, t.owner
@@ -114,30 +160,35 @@ const SQL = {
       WHERE owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = owners.owner)
     )
     UPDATE taskd.tasks t
-    SET state = 'failed', failure = 'worker_lost', result = $1, finished_at = now()
+    SET ${finishRun('$1', '$2', '$3')}
     FROM orphaned
     WHERE t.owner = orphaned.owner AND t.state = 'running'
     RETURNING t.id`,
 
-  // Graceful exit: fail whatever this process still runs, and leave the registry, in one statement (a
-  // data-modifying CTE always runs to completion, read or not).
+  // Graceful exit: fail whatever this process still runs, leave the registry, and hand over the leadership at
+  // once (the next heartbeat of another worker takes it), in one statement (a data-modifying CTE always runs to
+  // completion, read or not).
   workerDeregister: `
     WITH gone AS (
       DELETE FROM taskd.workers WHERE id = $1
+    ), resigned AS (
+      DELETE FROM taskd.leader WHERE worker_id = $1
     )
     UPDATE taskd.tasks t
-    SET state = 'failed', failure = $2, result = $3, finished_at = now()
+    SET ${finishRun('$2', '$3', '$4')}
     WHERE t.owner = $1 AND t.state = 'running'
     RETURNING t.id`,
 
-  // Retention, in small batches so that it never holds many locks or bloats one transaction.
+  // Retention, in small batches so that it never holds many locks or bloats one transaction. SKIP LOCKED: rows
+  // another sweep (a leader that has just been replaced) is deleting are left to it rather than waited for.
   taskDeleteFinishedBefore: `
-    DELETE FROM taskd.tasks WHERE id IN (
+    DELETE FROM taskd.tasks WHERE id = ANY(ARRAY(
       SELECT id FROM taskd.tasks
       WHERE finished_at < now() - $1 * interval '1 millisecond'
       ORDER BY finished_at
       LIMIT $2
-    )`,
+      FOR UPDATE SKIP LOCKED
+    ))`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
@@ -151,34 +202,59 @@ export interface NewTask {
   timeoutMs: number;
 }
 
+/** A decision for one run, fenced by the claim it was made under. */
 export interface SettleRow {
   id: string;
   owner: string;
   attempt: number;
-  outcome: Outcome;
+  decision: Decision;
 }
 
-/** PostgreSQL text cannot hold NUL, and UTF-8 cannot hold a lone surrogate: make any handler output storable. */
-export function storableText(s: string): string {
-  return s.toWellFormed().replaceAll('\u0000', '\uFFFD');
-}
+/** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
+export type StatementOptions = ExecuteOptions;
 
 export class TaskStore {
-  constructor(private readonly pool: pg.Pool) {}
+  /**
+   * @param pool every statement but the heartbeat's
+   * @param lifeline the heartbeat's own connection (see Lifeline); without one, the pool serves it too
+   */
+  constructor(
+    private readonly pool: pg.Pool,
+    private readonly lifeline?: Lifeline,
+  ) {}
 
-  private async run<R extends pg.QueryResultRow>(name: StatementName, values: unknown[]): Promise<R[]> {
+  private async run<R extends pg.QueryResultRow>(
+    name: StatementName,
+    values: unknown[],
+    options?: StatementOptions,
+  ): Promise<pg.QueryResult<R>> {
     // Batch statements are planned for each call, with the real array sizes. A named (prepared) statement
     // switches to a generic plan after a few calls, which guesses 10 rows for every unnest and then picks
     // quadratic nested loops: a 1,000-row settle took a second instead of a few milliseconds.
     const query = PLANNED_PER_CALL.has(name)
       ? { text: SQL[name], values }
       : { name, text: SQL[name], values };
-    const result = await this.pool.query<R>(query);
-    return result.rows;
+    return execute<R>(this.pool, query, options);
+  }
+
+  private async rows<R extends pg.QueryResultRow>(
+    name: StatementName,
+    values: unknown[],
+    options?: StatementOptions,
+  ): Promise<R[]> {
+    return (await this.run<R>(name, values, options)).rows;
   }
 
   async ping(): Promise<void> {
-    await this.run('ping', []);
+    await this.run('ping', [], { deadlineMs: 3000 });
+  }
+
+  async serverConnectionCapacity(): Promise<{ maxConnections: number; inUse: number }> {
+    const [row] = await this.rows<{ max_connections: number; in_use: number }>(
+      'serverConnectionCapacity',
+      [],
+    );
+    return { maxConnections: row?.max_connections ?? 0, inUse: row?.in_use ?? 0 };
   }
 
   async taskInsertMany(tasks: readonly NewTask[]): Promise<void> {
@@ -191,27 +267,26 @@ export class TaskStore {
   }
 
   async taskGet(id: string): Promise<TaskView | undefined> {
-    const rows = await this.run<{
+    const [row] = await this.rows<{
       id: string;
       input: string;
       state: TaskState;
       result: string;
       created_at: string;
     }>('taskGet', [id]);
-    const row = rows[0];
     return (
       row && { id: row.id, task: row.input, state: row.state, result: row.result, createdAt: row.created_at }
     );
   }
 
-  async taskClaimAvailable(owner: string, limit: number): Promise<ClaimedTask[]> {
-    const rows = await this.run<{
+  async taskClaimAvailable(owner: string, limit: number, options?: StatementOptions): Promise<ClaimedTask[]> {
+    const rows = await this.rows<{
       id: string;
       handler: string;
       input: string;
       timeout_ms: number;
       attempt: number;
-    }>('taskClaimAvailable', [owner, limit]);
+    }>('taskClaimAvailable', [owner, limit], options);
     return rows.map((r) => ({
       id: r.id,
       handler: r.handler,
@@ -221,50 +296,79 @@ export class TaskStore {
     }));
   }
 
-  /** Returns the ids whose outcome was written; the others had been fenced off. */
-  async taskSettleMany(rows: readonly SettleRow[]): Promise<Set<string>> {
-    const written = await this.run<{ id: string }>('taskSettleMany', [
-      rows.map((r) => r.id),
-      rows.map((r) => r.owner),
-      rows.map((r) => r.attempt),
-      rows.map((r) => (r.outcome.kind === 'completed' ? 'completed' : 'failed')),
-      rows.map((r) => (r.outcome.kind === 'failed' ? r.outcome.failure : null)),
-      rows.map((r) => storableText(r.outcome.result)),
-    ]);
+  /** Returns the ids whose decision was written; the others had been fenced off. */
+  async taskSettleMany(rows: readonly SettleRow[], options?: StatementOptions): Promise<Set<string>> {
+    const written = await this.rows<{ id: string }>(
+      'taskSettleMany',
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.owner),
+        rows.map((r) => r.attempt),
+        rows.map((r) => r.decision.state),
+        rows.map((r) => (r.decision.state === 'failed' ? r.decision.failure : null)),
+        rows.map((r) => r.decision.result),
+      ],
+      options,
+    );
     return new Set(written.map((r) => r.id));
   }
 
-  async workerRegister(id: string, host: string, pid: number, leaseMs: number): Promise<void> {
-    await this.run('workerRegister', [id, host, pid, leaseMs]);
+  async workerRegister(
+    id: string,
+    host: string,
+    pid: number,
+    leaseMs: number,
+    concurrency: number,
+  ): Promise<void> {
+    const values = [id, host, pid, leaseMs, concurrency];
+    if (this.lifeline)
+      await this.lifeline.query({ name: 'workerRegister', text: SQL.workerRegister, values });
+    else await this.run('workerRegister', values);
   }
 
-  /** False when the worker row is gone: another process declared this one dead. */
-  async workerHeartbeat(id: string, leaseMs: number): Promise<boolean> {
-    return (await this.run('workerHeartbeat', [id, leaseMs])).length === 1;
+  /**
+   * Renews this worker's lease and its claim on the maintenance leadership. `held` is false when the worker row
+   * is gone: another process declared this one dead.
+   */
+  async workerHeartbeat(id: string, leaseMs: number): Promise<{ held: boolean; leader: boolean }> {
+    const query = { name: 'workerHeartbeat', text: SQL.workerHeartbeat, values: [id, leaseMs] };
+    const result = this.lifeline
+      ? await this.lifeline.query<{ held: number; leader: number }>(query)
+      : await this.run<{ held: number; leader: number }>('workerHeartbeat', query.values);
+    const row = result.rows[0];
+    return { held: row?.held === 1, leader: row?.leader === 1 };
   }
 
-  async workerReapExpired(selfId: string, result: string): Promise<{ workers: string[]; tasks: string[] }> {
-    const rows = await this.run<{ workers: string[] | null; tasks: string[] | null }>('workerReapExpired', [
-      selfId,
-      result,
-    ]);
-    return { workers: rows[0]?.workers ?? [], tasks: rows[0]?.tasks ?? [] };
+  async workerReapExpired(
+    selfId: string,
+    decision: Decision,
+    options?: StatementOptions,
+  ): Promise<{ workers: string[]; tasks: string[] }> {
+    const [row] = await this.rows<{ workers: string[] | null; tasks: string[] | null }>(
+      'workerReapExpired',
+      [selfId, ...decisionValues(decision)],
+      options,
+    );
+    return { workers: row?.workers ?? [], tasks: row?.tasks ?? [] };
   }
 
-  async taskFailOrphaned(result: string): Promise<string[]> {
-    return (await this.run<{ id: string }>('taskFailOrphaned', [result])).map((r) => r.id);
+  async taskFailOrphaned(decision: Decision, options?: StatementOptions): Promise<string[]> {
+    return (await this.rows<{ id: string }>('taskFailOrphaned', decisionValues(decision), options)).map(
+      (r) => r.id,
+    );
   }
 
-  async workerDeregister(id: string, failure: FailureKind, result: string): Promise<string[]> {
-    return (await this.run<{ id: string }>('workerDeregister', [id, failure, result])).map((r) => r.id);
+  async workerDeregister(id: string, decision: Decision, options?: StatementOptions): Promise<string[]> {
+    return (
+      await this.rows<{ id: string }>('workerDeregister', [id, ...decisionValues(decision)], options)
+    ).map((r) => r.id);
   }
 
-  async taskDeleteFinishedBefore(ageMs: number, limit: number): Promise<number> {
-    const result = await this.pool.query({
-      name: 'taskDeleteFinishedBefore',
-      text: SQL.taskDeleteFinishedBefore,
-      values: [ageMs, limit],
-    });
-    return result.rowCount ?? 0;
+  async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions): Promise<number> {
+    return (await this.run('taskDeleteFinishedBefore', [ageMs, limit], options)).rowCount ?? 0;
   }
+}
+
+function decisionValues(d: Decision): [string, string | null, string] {
+  return [d.state, d.state === 'failed' ? d.failure : null, d.result];
 }

@@ -15,6 +15,7 @@ export const API_ERRORS = {
   BAD_REQUEST: { status: 400, message: 'Bad request' },
   SHUTTING_DOWN: { status: 503, message: 'Service is shutting down' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'Service unavailable: database unreachable' },
+  NOT_READY: { status: 503, message: 'Service unavailable: not ready' },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
@@ -22,7 +23,11 @@ export type ApiErrorCode = keyof typeof API_ERRORS;
 
 export class ApiError extends Error {
   readonly status: number;
-  constructor(readonly code: ApiErrorCode) {
+  /** @param detail said to the client besides the message (never internals): why a process is not ready, say */
+  constructor(
+    readonly code: ApiErrorCode,
+    readonly detail?: string,
+  ) {
     super(API_ERRORS[code].message);
     this.status = API_ERRORS[code].status;
   }

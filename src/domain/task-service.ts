@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Batcher } from '../db/batcher.js';
 import type { NewTask, TaskStore } from '../db/store.js';
+import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
 import type { TaskView } from './task.js';
 
@@ -12,16 +13,26 @@ export interface TaskServiceOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** Insert flushes that may run at once; each holds a pooled connection (counted in config's pool minimum). */
+export const MAX_CONCURRENT_INSERTS = 4;
+
+/** Something readiness depends on besides the database: returns why it is not ready, or undefined. */
+export type ReadinessCheck = () => string | undefined;
+
 /**
- * What clients can do with tasks, whatever the transport (HTTP today, a CLI tomorrow). Creates are group-
- * committed: concurrent creates share one INSERT, and each caller returns only after that INSERT committed.
+ * What clients can do with tasks, whatever the transport (HTTP today, a CLI tomorrow). The create path:
+ * `create()` validates, then hands the task to the insert batcher, whose flush is one `taskInsertMany`
+ * statement for every create that arrived meanwhile (group commit); each caller returns only after that INSERT
+ * committed, and `task.created` is emitted then.
  */
 export class TaskService {
   private readonly inserts: Batcher<NewTask, undefined>;
+  private readonly readinessChecks: ReadinessCheck[] = [];
   private accepting = true;
 
   constructor(
     private readonly store: TaskStore,
+    private readonly bus: EventBus,
     private readonly options: TaskServiceOptions,
   ) {
     this.inserts = new Batcher(
@@ -29,7 +40,7 @@ export class TaskService {
         await this.store.taskInsertMany(tasks);
         return tasks.map(() => undefined);
       },
-      { maxBatch: 1000, maxConcurrent: 4 },
+      { maxBatch: 1000, maxConcurrent: MAX_CONCURRENT_INSERTS },
     );
   }
 
@@ -44,7 +55,7 @@ export class TaskService {
   }
 
   /** Resolves with the new task's id once the task is committed. */
-  async create(task: unknown): Promise<string> {
+  async create(task: unknown, context: { requestId?: string } = {}): Promise<string> {
     if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
     const input = this.validateTask(task);
     const id = randomUUID();
@@ -54,6 +65,7 @@ export class TaskService {
       input,
       timeoutMs: this.options.defaultTimeoutMs,
     });
+    this.bus.emit('task.created', { taskId: id, requestId: context.requestId });
     return id;
   }
 
@@ -66,6 +78,26 @@ export class TaskService {
 
   get isAccepting(): boolean {
     return this.accepting;
+  }
+
+  /** Adds a condition of readiness (the engine's health, say). */
+  addReadinessCheck(check: ReadinessCheck): void {
+    this.readinessChecks.push(check);
+  }
+
+  /**
+   * Whether this process should get traffic: it is not draining, the database answers, and every readiness check
+   * passes. Throws the ApiError that /readyz answers with otherwise.
+   */
+  async checkReady(): Promise<void> {
+    if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
+    const problem = this.readinessChecks.map((check) => check()).find((p) => p !== undefined);
+    if (problem) throw new ApiError('NOT_READY', problem);
+    try {
+      await this.store.ping();
+    } catch {
+      throw new ApiError('DATABASE_UNAVAILABLE');
+    }
   }
 
   /** Refuse new creates (503) and wait for the ones already accepted to commit. */

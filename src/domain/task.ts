@@ -47,13 +47,13 @@ export interface ClaimedTask {
 }
 
 /**
- * How one execution ended. The executor maps every return, throw and abort onto one of these; the settler
- * writes each with one fenced statement.
+ * How one run ended, as the executor saw it: the handler's value, or why it failed. The outcome policy
+ * (outcome.ts) turns it into the decision the store writes.
  */
 export type Outcome =
-  { kind: 'completed'; result: string } | { kind: 'failed'; failure: FailureKind; result: string };
+  { kind: 'completed'; value: unknown } | { kind: 'failed'; failure: FailureKind; message: string };
 
 export const outcomes = {
-  completed: (result: string): Outcome => ({ kind: 'completed', result }),
-  failed: (failure: FailureKind, result: string): Outcome => ({ kind: 'failed', failure, result }),
+  completed: (value: unknown): Outcome => ({ kind: 'completed', value }),
+  failed: (failure: FailureKind, message: string): Outcome => ({ kind: 'failed', failure, message }),
 };

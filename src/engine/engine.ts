@@ -1,87 +1,119 @@
-import { describeDbError } from '../db/pool.js';
 import type { TaskStore } from '../db/store.js';
+import { TASK_CREATED_CHANNEL } from '../db/store.js';
+import { decide, FAILURE_MESSAGES, type OutcomeLimits } from '../domain/outcome.js';
 import type { ClaimedTask, Outcome } from '../domain/task.js';
+import type { EventBus } from '../events/bus.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
+import { pause } from '../lifecycle/backoff.js';
+import { supervise } from '../lifecycle/supervisor.js';
 import type { Logger } from '../logger.js';
-import { TaskAbort, abortReason } from './abort.js';
-import { Backoff, jitter, pause } from './backoff.js';
+import type { Notifier } from '../notify/notifier.js';
+import { TaskAbort } from './abort.js';
+import { Claimer } from './claimer.js';
 import { executeTask } from './executor.js';
-import { Lease } from './lease.js';
-import { Periodic } from './periodic.js';
+import type { Heartbeat } from './heartbeat.js';
 import { Settler } from './settler.js';
-import { Wakeup } from './wakeup.js';
+import { Slots } from './slots.js';
 
 export interface EngineOptions {
   store: TaskStore;
   handlers: HandlerRegistry;
+  bus: EventBus;
+  heartbeat: Heartbeat;
+  notifier: Notifier;
+  /** Handlers' `ctx.log` derives from it. */
   log: Logger;
   /** Tasks run at once by this process. */
   concurrency: number;
   leaseMs: number;
   pollIntervalMs: number;
-  /** Connection string for the LISTEN connection (it cannot come from the pool). */
-  listenUrl: string;
+  limits: OutcomeLimits;
   /** Largest number of tasks taken by one claim statement. */
   maxClaimBatch?: number;
+  /** The claim loop keeps crashing: the process must stop. */
+  onFatal: (err: unknown) => void;
 }
 
-interface Running {
+interface Run {
   task: ClaimedTask;
   owner: string;
   controller: AbortController;
   startedAt: number;
 }
 
-export const WORKER_LOST_RESULT =
-  'failed: worker lost (the process running this task stopped renewing its lease)';
-export const SHUTDOWN_RESULT = 'failed: the server shut down before the task finished';
+/** How long a handler may take to return after its signal aborted before it counts as stuck. */
+export const STUCK_AFTER_MS = 1000;
+
+/** How long shutdown waits for its last statement (failing what still runs) before leaving it to the lease. */
+const DEREGISTER_DEADLINE_MS = 5000;
 
 /**
- * Claims tasks into free slots and runs them. Lifecycle: `start()`, then `stop(graceMs)` in two phases — stop
- * claiming and let running tasks finish for up to `graceMs`, then fail the rest in one statement and abort their
- * handlers. `stop` twice, or before `start`, is fine.
+ * Runs claimed tasks: the claim loop (supervised) feeds the executor, whose outcomes go through the outcome policy
+ * to the settler. Lifecycle: `start()`, then `stop(graceMs)` in two phases — stop claiming and let running tasks
+ * finish for up to `graceMs`, then fail the rest in one statement and abort their handlers. Every wait of the stop
+ * is bounded. `start` and `stop` twice, or `stop` before `start`, are fine.
  */
 export class Engine {
-  private readonly running = new Map<string, Running>();
-  private readonly lease: Lease;
+  private readonly runs = new Map<string, Run>();
+  private readonly stuck = new Set<string>();
+  private readonly slots: Slots;
+  private readonly claimer: Claimer;
   private readonly settler: Settler;
-  private readonly wakeup: Wakeup;
-  private readonly reaper: Periodic;
   private readonly claiming = new AbortController();
   private readonly graceOver = new AbortController();
-  private readonly maxClaimBatch: number;
+  private readonly unsubscribe: (() => void)[] = [];
+  private endedWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private claimLoopRunning = false;
+  private gaveUp = false;
   /** Set once shutdown has failed the remaining tasks: later outcomes would be fenced off anyway. */
   private discardOutcomes = false;
-  private wakePending = false;
-  private wakeLoop: (() => void) | undefined;
-  private slotWaiters: (() => void)[] = [];
-  private drainedWaiters: (() => void)[] = [];
 
   constructor(private readonly options: EngineOptions) {
-    const { store, log, leaseMs } = options;
-    this.maxClaimBatch = options.maxClaimBatch ?? 500;
-    this.lease = new Lease(store, leaseMs, (lostId) => this.onLeaseLost(lostId), log);
-    this.settler = new Settler(store, log);
-    this.wakeup = new Wakeup(options.listenUrl, () => this.wake(), log);
-    // A few reaps per lease, so a dead process's tasks are failed soon after its lease runs out.
-    this.reaper = new Periodic('reaper', Math.max(250, Math.floor(leaseMs / 4)), () => this.reap(), log);
+    this.slots = new Slots(options.concurrency);
+    this.settler = new Settler(options.store, options.bus);
+    this.claimer = new Claimer({
+      store: options.store,
+      slots: this.slots,
+      workerId: () => options.heartbeat.workerId,
+      pollIntervalMs: options.pollIntervalMs,
+      maxBatch: options.maxClaimBatch ?? 500,
+      onClaimed: (tasks, owner) => this.onClaimed(tasks, owner),
+      onClaimFailed: (err) => options.log.warn({ err }, 'claiming tasks failed; retrying'),
+    });
   }
 
-  get workerId(): string {
-    return this.lease.workerId;
+  /** What readiness reports: the claim loop runs (or the engine is stopping, which readiness reports itself). */
+  get healthy(): boolean {
+    return !this.gaveUp && (this.claimLoopRunning || this.stopping !== undefined);
   }
 
-  async start(): Promise<void> {
-    await this.lease.start();
-    this.wakeup.start();
-    this.reaper.start(0);
-    this.loop = this.claimLoop();
-    this.options.log.info(
-      { concurrency: this.options.concurrency, worker_id: this.workerId },
-      'engine started',
+  /** Runs whose outcome is not stored yet, and handlers still running after their run was ended. */
+  get load(): { running: number; stuck: number; free: number } {
+    return { running: this.runs.size, stuck: this.stuck.size, free: this.slots.free };
+  }
+
+  start(): void {
+    if (this.loop || this.stopping) return;
+    const { bus, notifier, heartbeat } = this.options;
+    this.unsubscribe.push(
+      notifier.subscribe(TASK_CREATED_CHANNEL, () => this.claimer.wake()),
+      // Notifications sent before the connection listened were missed: look now rather than at the next poll.
+      notifier.onConnect(() => this.claimer.wake()),
+      bus.on('worker.lease_lost', ({ workerId }) => this.abortRunsOf(workerId)),
     );
+    this.loop = supervise((signal) => this.claimer.run(signal), {
+      signal: this.claiming.signal,
+      onRunning: () => (this.claimLoopRunning = true),
+      onCrash: (err, restart, giveUp) => {
+        this.claimLoopRunning = false;
+        this.gaveUp = giveUp;
+        bus.emit('engine.crashed', { component: 'claim loop', err, restart, giveUp });
+        if (giveUp) this.options.onFatal(err);
+      },
+    });
+    bus.emit('engine.started', { workerId: heartbeat.workerId, concurrency: this.options.concurrency });
   }
 
   stop(graceMs: number): Promise<void> {
@@ -95,171 +127,148 @@ export class Engine {
   }
 
   private async shutdown(graceMs: number): Promise<void> {
-    const { log, store } = this.options;
+    const { bus, heartbeat, leaseMs } = this.options;
     this.claiming.abort();
-    this.wake();
-    this.slotWaiters.splice(0).forEach((w) => w());
+    this.unsubscribe.splice(0).forEach((off) => off());
     await this.loop;
-    await this.wakeup.stop();
-    log.info(
-      { running: this.running.size, grace_ms: graceMs },
-      'stopped claiming; waiting for running tasks',
-    );
+    bus.emit('engine.stopped_claiming', { running: this.runs.size, graceMs });
 
     const graceEnds = pause(graceMs, this.graceOver.signal);
-    if (this.running.size > 0) {
-      const drained = new Promise<void>((resolve) => this.drainedWaiters.push(resolve));
-      await Promise.race([drained, graceEnds]);
-    }
-    // Outcomes of tasks that finished within the grace period are written before the rest are failed. If the
-    // database is down that may never happen: the wait is bounded, and the lease covers what is left.
-    await Promise.race([
-      this.settler.idle(),
-      graceEnds.then(() => pause(Math.min(5000, this.options.leaseMs), this.graceOver.signal)),
-    ]);
-    this.settler.abandon();
-    await this.reaper.stop();
-    await this.lease.stop();
-    if (!this.workerId) return;
-
+    if (this.runs.size > 0) await Promise.race([this.allRunsEnded(), graceEnds]);
+    // From here on a run that ends has not ended within the grace period: shutdown fails it below. Outcomes
+    // handed in before are written first; if the database is down that may never happen, so the wait is bounded,
+    // and the lease covers what is left.
     this.discardOutcomes = true;
-    const left = [...this.running.values()];
-    if (left.length > 0) log.warn({ running: left.length }, 'grace period over; failing tasks still running');
+    await Promise.race([this.settler.idle(), pause(Math.min(5000, leaseMs), this.graceOver.signal)]);
+    this.settler.abandon();
+
+    const left = [...this.runs.values()];
+    if (left.length > 0) bus.emit('engine.grace_over', { running: left.length });
     try {
-      const failed = await store.workerDeregister(this.workerId, 'shutdown', SHUTDOWN_RESULT);
-      for (const id of failed)
-        log.warn({ task_id: id, status: 'failed', reason: 'shutdown' }, 'task status changed');
-      log.info({ worker_id: this.workerId, failed: failed.length }, 'worker deregistered');
+      const failed = await heartbeat.deregister(DEREGISTER_DEADLINE_MS);
+      for (const taskId of failed)
+        bus.emit('task.finished', { taskId, state: 'failed', failure: 'shutdown', by: 'shutdown' });
     } catch (err) {
       // The lease will expire and another process (or this one, restarted) fails the tasks.
-      log.error({ err: describeDbError(err), worker_id: this.workerId }, 'could not deregister worker');
+      this.options.log.error({ err, worker_id: heartbeat.workerId }, 'could not deregister worker');
     }
-    for (const r of left) r.controller.abort(new TaskAbort('shutdown', SHUTDOWN_RESULT));
+    for (const r of left) r.controller.abort(new TaskAbort('shutdown', FAILURE_MESSAGES.shutdown));
   }
 
-  /** Called for each notification, and when the loop should look again (stop, slot freed after a full claim). */
-  private wake(): void {
-    this.wakePending = true;
-    const w = this.wakeLoop;
-    this.wakeLoop = undefined;
-    w?.();
+  private allRunsEnded(): Promise<void> {
+    if (this.runs.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.endedWaiters.push(resolve));
   }
 
-  private async claimLoop(): Promise<void> {
-    const { store, log, concurrency, pollIntervalMs } = this.options;
-    const backoff = new Backoff(50, 2000);
-    const stopSignal = this.claiming.signal;
-    while (!stopSignal.aborted) {
-      const free = concurrency - this.running.size;
-      if (free <= 0) {
-        await new Promise<void>((resolve) => this.slotWaiters.push(resolve));
-        continue;
-      }
-      const limit = Math.min(free, this.maxClaimBatch);
-      this.wakePending = false;
-      // The owner is the id the claim is made under, not whatever id the lease has when the claim returns.
-      const owner = this.workerId;
-      let claimed: ClaimedTask[];
-      try {
-        claimed = await store.taskClaimAvailable(owner, limit);
-        backoff.reset();
-      } catch (err) {
-        log.warn({ err: describeDbError(err) }, 'claiming tasks failed; retrying');
-        await pause(backoff.nextDelay(), stopSignal);
-        continue;
-      }
-      if (owner !== this.workerId) {
-        // The lease was lost while the claim ran: these runs are doomed (the reaper fails tasks whose owner is
-        // gone). Starting them would only waste their handlers' work.
-        log.warn({ tasks: claimed.length, worker_id: owner }, 'claimed under a lost lease; not starting');
-        continue;
-      }
-      for (const task of claimed) this.run(task, owner);
-      // A full claim means more may be waiting: claim again as soon as there are free slots.
-      if (claimed.length === limit) continue;
-      if (this.wakePending) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, jitter(pollIntervalMs));
-        this.wakeLoop = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
+  private onClaimed(tasks: ClaimedTask[], owner: string): void {
+    if (owner !== this.options.heartbeat.workerId) {
+      // The lease was lost while the claim ran: these runs are doomed (the reaper fails tasks whose owner is
+      // gone). Starting them would only waste their handlers' work.
+      this.options.log.warn(
+        { tasks: tasks.length, worker_id: owner },
+        'claimed under a lost lease; not starting',
+      );
+      for (let i = 0; i < tasks.length; i++) this.slots.release();
+      return;
     }
+    for (const task of tasks) this.run(task, owner);
   }
 
   private run(task: ClaimedTask, owner: string): void {
-    const { log, handlers } = this.options;
-    const running: Running = { task, owner, controller: new AbortController(), startedAt: performance.now() };
-    this.running.set(task.id, running);
-    log.info(
-      { task_id: task.id, attempt: task.attempt, handler: task.handler, worker_id: owner },
-      'task started',
-    );
-    void executeTask(task, handlers, running.controller, log).then((outcome) =>
-      this.finish(running, outcome),
-    );
-  }
-
-  private async finish(r: Running, outcome: Outcome): Promise<void> {
-    const { log } = this.options;
-    const taskId = r.task.id;
-    const durationMs = Math.round(performance.now() - r.startedAt);
-    if (this.running.get(taskId) === r) this.running.delete(taskId);
-    this.slotFreed();
-    const aborted = abortReason(r.controller.signal);
-    if (this.discardOutcomes || (aborted && aborted.kind !== 'timeout')) {
-      // Shutdown or a lost lease already failed this run in the database.
-      log.debug({ task_id: taskId, outcome: outcome.kind }, 'outcome discarded: the run was already failed');
-      return;
-    }
-    const settled = await this.settler.settle({
-      id: taskId,
-      owner: r.owner,
-      attempt: r.task.attempt,
-      outcome,
+    const { bus, handlers, log } = this.options;
+    const run: Run = { task, owner, controller: new AbortController(), startedAt: performance.now() };
+    this.runs.set(task.id, run);
+    bus.emit('task.started', {
+      taskId: task.id,
+      attempt: task.attempt,
+      handler: task.handler,
+      workerId: owner,
     });
-    if (!settled) {
-      log.warn(
-        { task_id: taskId, outcome: outcome.kind },
-        'outcome discarded: the lease on this run was lost',
-      );
+    const execution = executeTask(task, handlers, run.controller, log);
+    const stored = execution.outcome
+      .then((outcome) => {
+        // The run was ended by its signal while the handler goes on: count it as stuck until it returns.
+        if (!execution.handlerDone) this.watchStuck(task, execution.handlerReturned);
+        return this.finish(run, outcome);
+      })
+      .catch((err: unknown) => log.error({ err, task_id: task.id }, 'could not end the run'))
+      .finally(() => {
+        if (this.runs.get(task.id) === run) this.runs.delete(task.id);
+        if (this.runs.size === 0) this.endedWaiters.splice(0).forEach((w) => w());
+      });
+    // The slot is free once the outcome is stored and the handler has returned, not before.
+    void Promise.all([stored, execution.handlerReturned]).finally(() => this.slots.release());
+  }
+
+  /**
+   * The run was ended by its signal while the handler goes on. A handler that honours its signal returns within
+   * moments; one still running after STUCK_AFTER_MS ignores it, and is counted and reported as stuck until it
+   * returns (its slot stays taken all along).
+   */
+  private watchStuck(task: ClaimedTask, handlerReturned: Promise<void>): void {
+    const { bus } = this.options;
+    const endedAt = performance.now();
+    const timer = setTimeout(() => {
+      this.stuck.add(task.id);
+      bus.emit('handler.stuck', { taskId: task.id, handler: task.handler });
+    }, STUCK_AFTER_MS);
+    timer.unref();
+    void handlerReturned.then(() => {
+      clearTimeout(timer);
+      if (!this.stuck.delete(task.id)) return;
+      bus.emit('handler.returned', {
+        taskId: task.id,
+        handler: task.handler,
+        stuckMs: Math.round(performance.now() - endedAt),
+      });
+    });
+  }
+
+  private async finish(run: Run, outcome: Outcome): Promise<void> {
+    const { bus, limits } = this.options;
+    const taskId = run.task.id;
+    const durationMs = Math.round(performance.now() - run.startedAt);
+    const aborted = run.controller.signal.aborted ? (run.controller.signal.reason as unknown) : undefined;
+    if (this.discardOutcomes || (aborted instanceof TaskAbort && aborted.kind !== 'timeout')) {
+      // Shutdown or a lost lease ends (or already ended) this run in the database.
+      bus.emit('task.outcome_discarded', { taskId, reason: 'aborted' });
       return;
     }
-    const status = outcome.kind === 'completed' ? 'completed' : 'failed';
-    const fields = {
-      task_id: taskId,
-      status,
-      duration_ms: durationMs,
-      ...(outcome.kind === 'failed' && { reason: outcome.failure }),
-    };
-    if (outcome.kind === 'failed' && outcome.failure === 'timeout') log.warn(fields, 'task timed out');
-    log.info(fields, 'task status changed');
-  }
-
-  private slotFreed(): void {
-    const waiter = this.slotWaiters.shift();
-    if (waiter) {
-      // Let other completions of this turn free their slots too, so the next claim takes a batch.
-      setImmediate(waiter);
+    const decision = decide(outcome, limits);
+    const result = await this.settler.settle({
+      id: taskId,
+      owner: run.owner,
+      attempt: run.task.attempt,
+      decision,
+    });
+    switch (result) {
+      case 'written':
+        bus.emit('task.finished', {
+          taskId,
+          state: decision.state,
+          ...(decision.state === 'failed' && { failure: decision.failure }),
+          durationMs,
+          by: 'worker',
+        });
+        return;
+      case 'replaced':
+        bus.emit('task.finished', { taskId, state: 'failed', failure: 'error', durationMs, by: 'worker' });
+        return;
+      case 'fenced':
+        bus.emit('task.outcome_discarded', { taskId, reason: 'fenced' });
+        return;
+      case 'unwritable':
+        bus.emit('task.outcome_discarded', { taskId, reason: 'unstorable' });
+        return;
+      case 'abandoned':
+        bus.emit('task.outcome_discarded', { taskId, reason: 'aborted' });
+        return;
     }
-    if (this.running.size === 0) this.drainedWaiters.splice(0).forEach((w) => w());
   }
 
-  private onLeaseLost(lostId: string): void {
-    for (const r of this.running.values()) {
-      if (r.owner === lostId) r.controller.abort(new TaskAbort('lease_lost', WORKER_LOST_RESULT));
-    }
-  }
-
-  private async reap(): Promise<void> {
-    const { store, log } = this.options;
-    if (!this.workerId) return;
-    const { workers, tasks } = await store.workerReapExpired(this.workerId, WORKER_LOST_RESULT);
-    const orphans = await store.taskFailOrphaned(WORKER_LOST_RESULT);
-    for (const id of workers) log.warn({ worker_id: id }, 'lost worker recovered: its lease expired');
-    for (const id of [...tasks, ...orphans]) {
-      log.warn({ task_id: id, status: 'failed', reason: 'worker_lost' }, 'task status changed');
+  private abortRunsOf(workerId: string): void {
+    for (const r of this.runs.values()) {
+      if (r.owner === workerId) r.controller.abort(new TaskAbort('lease_lost', FAILURE_MESSAGES.workerLost));
     }
   }
 }

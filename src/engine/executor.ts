@@ -1,31 +1,47 @@
+import { FAILURE_MESSAGES } from '../domain/outcome.js';
 import type { ClaimedTask, Outcome } from '../domain/task.js';
 import { outcomes } from '../domain/task.js';
 import type { HandlerContext, HandlerRegistry } from '../handlers/registry.js';
 import type { Logger } from '../logger.js';
 import { TaskAbort, abortReason } from './abort.js';
 
+export interface Execution {
+  /** How the run ended: at the handler's return or throw, or at once when its signal aborts. */
+  outcome: Promise<Outcome>;
+  /**
+   * Resolves when the handler itself has returned. Later than `outcome` when the handler ignores its signal: it
+   * keeps running after its run was ended, and the engine counts it as stuck meanwhile.
+   */
+  handlerReturned: Promise<void>;
+  /** Whether the handler has returned yet. Already true when `outcome` resolves from the handler's own return. */
+  readonly handlerDone: boolean;
+}
+
 /**
- * Runs one claimed task and maps whatever happens onto one Outcome: resolve → completed; throw → failed
- * (error); deadline → failed (timeout), even if the handler ignores its signal; abort from outside → failed
+ * Runs one claimed task and maps whatever happens onto one Outcome: a value → completed; a throw → failed (error);
+ * the deadline → failed (timeout), even if the handler ignores its signal; an abort from outside → failed
  * (shutdown / worker lost). The executor never touches the database.
  *
- * `controller` is the run's only AbortController: the engine aborts it for shutdown or a lost lease, the
- * deadline here aborts it for a timeout, and `signal.reason` tells which. One per task keeps a process holding
- * 100,000 running tasks small.
+ * `controller` is the run's only AbortController: the engine aborts it for shutdown or a lost lease, the deadline
+ * here aborts it for a timeout, and `signal.reason` tells which. One per task keeps a process holding 100,000
+ * running tasks small.
  */
-export async function executeTask(
+export function executeTask(
   task: ClaimedTask,
   handlers: HandlerRegistry,
   controller: AbortController,
   log: Logger,
-): Promise<Outcome> {
+): Execution {
   const handler = handlers.get(task.handler);
-  if (!handler) return outcomes.failed('no_handler', `no handler named "${task.handler}" in this process`);
+  if (!handler) {
+    const outcome = outcomes.failed('no_handler', FAILURE_MESSAGES.noHandler(task.handler));
+    return { outcome: Promise.resolve(outcome), handlerReturned: Promise.resolve(), handlerDone: true };
+  }
   const { signal } = controller;
 
   // The deadline counts from the start of the run (now), as the task's timeout promises.
   const deadline = setTimeout(
-    () => controller.abort(new TaskAbort('timeout', `task timed out after ${task.timeoutMs} ms`)),
+    () => controller.abort(new TaskAbort('timeout', FAILURE_MESSAGES.timeout(task.timeoutMs))),
     task.timeoutMs,
   );
   let onAbort: (() => void) | undefined;
@@ -35,29 +51,43 @@ export async function executeTask(
     else signal.addEventListener('abort', onAbort, { once: true });
   });
 
-  try {
-    const running = handler(task.input, context(task, signal, log));
-    // A handler that ignores its signal keeps running in the background; its late result is discarded.
-    running.catch(() => {});
-    const value = await Promise.race([running, aborted]);
-    return outcomes.completed(typeof value === 'string' ? value : (JSON.stringify(value) ?? ''));
-  } catch (err) {
-    const reason = abortReason(signal);
-    if (reason) {
-      switch (reason.kind) {
-        case 'timeout':
-          return outcomes.failed('timeout', reason.message);
-        case 'shutdown':
-          return outcomes.failed('shutdown', reason.message);
-        case 'lease_lost':
-          return outcomes.failed('worker_lost', reason.message);
-      }
-    }
-    return outcomes.failed('error', err instanceof Error ? err.message || err.name : String(err));
-  } finally {
-    clearTimeout(deadline);
-    if (onAbort) signal.removeEventListener('abort', onAbort);
-  }
+  // A handler may return a plain value, a promise, or throw before returning one: all are the same here.
+  const running = new Promise<unknown>((resolve) => resolve(handler(task.input, context(task, signal, log))));
+  let handlerDone = false;
+  // Registered before the race below, so that the flag is set before the outcome can resolve from the return.
+  const handlerReturned = running.then(
+    () => void (handlerDone = true),
+    () => void (handlerDone = true),
+  );
+  const outcome = Promise.race([running, aborted])
+    .then(
+      (value) => outcomes.completed(value),
+      (err: unknown) => {
+        const reason = abortReason(signal);
+        if (reason) {
+          switch (reason.kind) {
+            case 'timeout':
+              return outcomes.failed('timeout', reason.message);
+            case 'shutdown':
+              return outcomes.failed('shutdown', reason.message);
+            case 'lease_lost':
+              return outcomes.failed('worker_lost', reason.message);
+          }
+        }
+        return outcomes.failed('error', err instanceof Error ? err.message || err.name : String(err));
+      },
+    )
+    .finally(() => {
+      clearTimeout(deadline);
+      if (onAbort) signal.removeEventListener('abort', onAbort);
+    });
+  return {
+    outcome,
+    handlerReturned,
+    get handlerDone() {
+      return handlerDone;
+    },
+  };
 }
 
 /** The handler's view of its run. Its logger (bound to task_id) is made only if the handler asks for it. */

@@ -11,11 +11,12 @@ export interface HandlerContext {
 }
 
 /**
- * A handler does the work of one task. Its resolved value becomes the task's Result (strings as they are,
- * anything else as JSON); a throw fails the task with the error's message. It should honour `ctx.signal`; if it
- * does not, the engine still fails the task at the deadline and discards whatever it returns later.
+ * A handler does the work of one task. It returns a value or a promise of one, which becomes the task's Result
+ * (strings as they are, anything else as JSON); a throw or a rejection fails the task with the error's message.
+ * It should honour `ctx.signal`; if it does not, the engine still fails the task at the deadline, discards
+ * whatever it returns later, and counts it as stuck (its slot stays taken) until it returns.
  */
-export type Handler = (input: string, ctx: HandlerContext) => Promise<unknown>;
+export type Handler = (input: string, ctx: HandlerContext) => unknown;
 
 /** The named handlers a process can run. Tasks name their handler; the original API uses DEFAULT_HANDLER. */
 export class HandlerRegistry {

@@ -5,8 +5,7 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
 } from 'fastify';
-import { describeDbError, isTransientDbError } from '../db/pool.js';
-import type { TaskStore } from '../db/store.js';
+import { describeDbError, isTransientDbError } from '../db/errors.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { Logger } from '../logger.js';
@@ -17,7 +16,6 @@ import { taskRoutes } from './routes/tasks.js';
 
 export interface ServerOptions {
   service: TaskService;
-  store: TaskStore;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -46,7 +44,7 @@ const MALFORMED_REQUEST_CODES = new Set([
  * client gets too (X-Request-Id), and never carry stack traces, SQL or driver messages.
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
-  const { service, store, log } = options;
+  const { service, log } = options;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
@@ -78,7 +76,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (options.apiTokens) requireBearerTokens(app, options.apiTokens);
 
   taskRoutes(app, service);
-  healthRoutes(app, store, service);
+  healthRoutes(app, service);
 
   app.setNotFoundHandler((request, reply) => {
     // A known path asked with another method: 405, with the methods its routes answer (HEAD comes with GET).
@@ -93,11 +91,11 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const onCreate = request.routeOptions.url === '/task/create';
-    const send = (code: ApiErrorCode) => {
+    const send = (code: ApiErrorCode, detail?: string) => {
       const { status, message } = API_ERRORS[code];
-      return reply.code(status).send({ error: message });
+      return reply.code(status).send(detail ? { error: message, detail } : { error: message });
     };
-    if (err instanceof ApiError) return send(err.code);
+    if (err instanceof ApiError) return send(err.code, err.detail);
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send('BODY_TOO_LARGE');
     if (MALFORMED_REQUEST_CODES.has(err.code) || (err.statusCode === 400 && err instanceof SyntaxError)) {
       return send(onCreate ? 'INVALID_TASK_DATA' : 'BAD_REQUEST');

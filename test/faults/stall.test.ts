@@ -58,13 +58,10 @@ describe('fault: stalled process (SIGSTOP longer than the lease, then SIGCONT)',
       total: TASKS,
     }).start();
     await load.finished();
-    await survivor.waitForLog(
-      (l) => String(l.msg).startsWith('lost worker recovered') && l.worker_id === frozenWorker,
-      15_000,
-    );
+    await survivor.waitForEvent('worker.reaped', (l) => l.worker_id === frozenWorker, 15_000);
     process.kill(frozen.pid, 'SIGCONT');
     const resumedAt = performance.now();
-    await frozen.waitForLog((l) => String(l.msg).startsWith('lease lost'), 15_000);
+    await frozen.waitForEvent('worker.lease_lost', undefined, 15_000);
 
     await waitFor('every task finished', () => allFinished(db.pool), {
       timeoutMs: 15_000,

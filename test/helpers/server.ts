@@ -102,18 +102,27 @@ export class ServerProcess {
     });
   }
 
+  /**
+   * Resolves with the first log line of the named event (see src/events/bus.ts) that matches: tests wait on what
+   * happened, not on how a log line words it.
+   */
+  waitForEvent(
+    event: string,
+    predicate: (l: LogLine) => boolean = () => true,
+    timeoutMs = 30_000,
+  ): Promise<LogLine> {
+    return this.waitForLog((l) => l.event === event && predicate(l), timeoutMs);
+  }
+
   tail(n = 15): string {
     return [...this.logs.slice(-n).map((l) => JSON.stringify(l)), ...this.stderr.slice(-5)].join('\n');
   }
 
   /** Waits until the server listens; sets `url`. */
   async ready(timeoutMs = 60_000): Promise<this> {
-    const line = await this.waitForLog((l) => l.msg === 'listening', timeoutMs);
+    const line = await this.waitForEvent('http.listening', undefined, timeoutMs);
     this.url = `http://127.0.0.1:${String(line.port)}`;
-    await this.waitForLog(
-      (l) => l.msg === 'engine started' || String(l.msg).startsWith('WORKER_CONCURRENCY=0'),
-      timeoutMs,
-    );
+    await this.waitForLog((l) => l.event === 'engine.started' || l.event === 'engine.disabled', timeoutMs);
     return this;
   }
 

@@ -5,11 +5,12 @@ import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { TaskStore } from '../../src/db/store.js';
+import type { Decision } from '../../src/domain/outcome.js';
 import { TaskAbort } from '../../src/engine/abort.js';
-import { Engine } from '../../src/engine/engine.js';
 import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, taskStates, type TestDatabase } from '../helpers/db.js';
+import { EngineStack, type StackOptions } from '../helpers/engine.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
@@ -46,7 +47,7 @@ describe('engine, in process, on a real database', () => {
   let db: TestDatabase;
   let pool: pg.Pool;
   let store: TaskStore;
-  const engines: Engine[] = [];
+  const engines: EngineStack[] = [];
 
   before(async () => {
     db = await createTestDatabase();
@@ -63,22 +64,10 @@ describe('engine, in process, on a real database', () => {
     await db.drop();
   });
 
-  async function startEngine(
-    handlers: HandlerRegistry,
-    options: { concurrency?: number; leaseMs?: number; pollIntervalMs?: number } = {},
-  ) {
-    const engine = new Engine({
-      store,
-      handlers,
-      log,
-      concurrency: options.concurrency ?? 100,
-      leaseMs: options.leaseMs ?? 5000,
-      pollIntervalMs: options.pollIntervalMs ?? 100,
-      listenUrl: db.url,
-    });
-    await engine.start();
-    engines.push(engine);
-    return engine;
+  async function startEngine(handlers: HandlerRegistry, options: StackOptions = {}) {
+    const stack = await new EngineStack(pool, db.url, handlers, log, options).start();
+    engines.push(stack);
+    return stack;
   }
 
   async function insert(n: number, handler: string, timeoutMs = 60_000): Promise<string[]> {
@@ -144,10 +133,10 @@ describe('engine, in process, on a real database', () => {
     const engine = await startEngine(new HandlerRegistry().register('gated-fence', g.handler));
     const [id] = await insert(1, 'gated-fence');
     await waitFor('running', () => g.waiting.length === 1);
-    const completed = { kind: 'completed' as const, result: 'forged' };
+    const completed: Decision = { state: 'completed', result: 'forged' };
     const stale = await store.taskSettleMany([
-      { id: id!, owner: randomUUID(), attempt: 1, outcome: completed },
-      { id: id!, owner: engine.workerId, attempt: 2, outcome: completed },
+      { id: id!, owner: randomUUID(), attempt: 1, decision: completed },
+      { id: id!, owner: engine.workerId, attempt: 2, decision: completed },
     ]);
     assert.equal(stale.size, 0);
     assert.equal((await row(id!))?.state, 'running');
@@ -168,7 +157,11 @@ describe('engine, in process, on a real database', () => {
     await pool.query("UPDATE taskd.workers SET expires_at = now() - interval '1 second' WHERE id = $1", [
       firstId,
     ]);
-    const reaped = await store.workerReapExpired(randomUUID(), 'failed: worker lost');
+    const reaped = await store.workerReapExpired(randomUUID(), {
+      state: 'failed',
+      failure: 'worker_lost',
+      result: 'failed: worker lost',
+    });
     assert.deepEqual(reaped.tasks, [id]);
     await waitFor('abort seen by the handler', () => g.reasons.length === 1);
     const reason = g.reasons[0];
@@ -184,7 +177,7 @@ describe('engine, in process, on a real database', () => {
   test('a worker whose lease ran out, or that is unknown, claims nothing', async () => {
     const [id] = await insert(1, 'nobody-claims-me');
     const expired = randomUUID();
-    await store.workerRegister(expired, 'host', 1, 1000);
+    await store.workerRegister(expired, 'host', 1, 1000, 1);
     await pool.query("UPDATE taskd.workers SET expires_at = now() - interval '1 second' WHERE id = $1", [
       expired,
     ]);
@@ -256,22 +249,25 @@ describe('engine, in process, on a real database', () => {
   test('10,000 running tasks are kept alive by one heartbeat statement per interval', async () => {
     const g = gate();
     const counts = countStatements(pool);
-    await startEngine(new HandlerRegistry().register('gated-many', g.handler), {
+    const engine = await startEngine(new HandlerRegistry().register('gated-many', g.handler), {
       concurrency: 10_000,
       leaseMs: 1000,
     });
+    let heartbeats = 0;
+    engine.bus.on('worker.heartbeat', () => heartbeats++);
     await insert(10_000, 'gated-many');
     await waitFor('all running', () => g.waiting.length === 10_000, { timeoutMs: 30_000 });
     const before = new Map(counts);
+    const heartbeatsBefore = heartbeats;
     const t0 = Date.now();
     // Observe three lease lengths of steady state.
     await waitFor('three lease lengths', () => Date.now() - t0 >= 3000, { timeoutMs: 5000 });
     const during = (name: string) => (counts.get(name) ?? 0) - (before.get(name) ?? 0);
-    const heartbeats = during('workerHeartbeat');
-    // 3 s / (1000 ms / 3 per heartbeat) ≈ 9, whatever the number of tasks.
-    assert.ok(heartbeats >= 6 && heartbeats <= 11, `heartbeats: ${heartbeats}`);
-    // Everything the pool ran meanwhile (heartbeats, reaper ticks; claims and settles are unnamed): a handful per
-    // interval, where any per-task statement would make it thousands.
+    // 3 s / (1000 ms / 3 per heartbeat) ≈ 9, whatever the number of tasks (each one statement, on the lifeline).
+    const beats = heartbeats - heartbeatsBefore;
+    assert.ok(beats >= 6 && beats <= 11, `heartbeats: ${beats}`);
+    // Everything the pool ran meanwhile (reaper ticks; claims and settles are unnamed): a handful per interval,
+    // where any per-task statement would make it thousands.
     const total = [...counts.keys()].reduce((sum, name) => sum + during(name), 0);
     assert.ok(total <= 60, `statements while 10,000 tasks ran: ${total}`);
     const { rows } = await pool.query<{ n: number }>(

@@ -5,6 +5,7 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { TaskStore } from '../../src/db/store.js';
 import { TaskService } from '../../src/domain/task-service.js';
+import { EventBus } from '../../src/events/bus.js';
 import { buildServer } from '../../src/http/server.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase } from '../helpers/db.js';
@@ -24,12 +25,12 @@ test('an internal error answers 500 JSON with a request id, logs it with context
   try {
     await migrate(pool, log);
     const store = new TaskStore(pool);
-    const service = new TaskService(store, {
+    const service = new TaskService(store, new EventBus(), {
       defaultHandler: 'simulate',
       defaultTimeoutMs: 1000,
       maxTaskLength: 100,
     });
-    const app = await buildServer({ service, store, log, bodyLimitBytes: 1 << 20 });
+    const app = await buildServer({ service, log, bodyLimitBytes: 1 << 20 });
     // A query against a dropped table fails with an error that is neither the client's fault nor transient.
     await pool.query('DROP TABLE taskd.tasks');
     const res = await app.inject({
@@ -46,6 +47,38 @@ test('an internal error answers 500 JSON with a request id, logs it with context
     assert.ok(logged, 'the error is logged');
     assert.equal(logged.request_id, body.request_id);
     assert.equal((logged.err as { message?: string }).message, 'relation "taskd.tasks" does not exist');
+    await app.close();
+  } finally {
+    await pool.end();
+    await db.drop();
+  }
+});
+
+test('a bug whose message says "timeout" or "Connection terminated" is a 500, not a database outage', async () => {
+  const db = await createTestDatabase();
+  const log = createLogger('silent');
+  const pool = createPool({ connectionString: db.url, max: 2, applicationName: 'taskd-test' }, log);
+  try {
+    await migrate(pool, log);
+    // A service whose read fails the way a bug would, with words that a message-matching classifier took for an
+    // outage. Only SQLSTATEs, socket codes and the store's own error classes may mean "database unavailable".
+    class BuggyService extends TaskService {
+      override get(): never {
+        throw new Error('Connection terminated: timeout while formatting the answer');
+      }
+    }
+    const service = new BuggyService(new TaskStore(pool), new EventBus(), {
+      defaultHandler: 'simulate',
+      defaultTimeoutMs: 1000,
+      maxTaskLength: 100,
+    });
+    const app = await buildServer({ service, log, bodyLimitBytes: 1 << 20 });
+    const res = await app.inject({
+      method: 'GET',
+      url: '/task/check-result?task_id=00000000-0000-4000-8000-000000000000',
+    });
+    assert.equal(res.statusCode, 500);
+    assert.equal(res.json<{ error: string }>().error, 'Internal error');
     await app.close();
   } finally {
     await pool.end();

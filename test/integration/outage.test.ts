@@ -38,7 +38,7 @@ test('when PostgreSQL goes away, creates answer 503 JSON promptly; when it retur
   server = await startServer({ DATABASE_URL: db.url, SIMULATE_MIN_MS: '1000', SIMULATE_MAX_MS: '1000' });
   const before = await createTask(server.url, 'running through the outage');
   assert.equal(before.status, 201);
-  await server.waitForLog((l) => l.msg === 'task started' && l.task_id === before.body.task_id);
+  await server.waitForEvent('task.started', (l) => l.task_id === before.body.task_id);
 
   await db.stop();
   for (let i = 0; i < 3; i++) {
@@ -53,7 +53,7 @@ test('when PostgreSQL goes away, creates answer 503 JSON promptly; when it retur
   assert.equal((await fetch(`${server.url}/healthz`)).status, 200);
 
   // The running task finishes while the database is away: its outcome waits, retried, instead of being lost.
-  await server.waitForLog((l) => l.msg === 'writing task outcomes failed; retrying');
+  await server.waitForEvent('settle.retrying');
 
   db = await startEmbeddedPostgres({ dataDir, port, log });
   const after = await waitFor(

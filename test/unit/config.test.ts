@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
-import { InvalidConfigError, loadConfig } from '../../src/config.js';
+import { InvalidConfigError, MIN_POOL_SIZE, loadConfig } from '../../src/config.js';
 import { MAIN } from '../helpers/server.js';
 
 test('defaults match the documented interface', () => {
@@ -61,4 +61,15 @@ test('the service refuses to start on bad config, with one clear line naming the
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1);
   assert.match(lines[0]!, /^taskd: invalid configuration: LEASE_MS must be between 1000 and 30000, got 500$/);
+});
+
+test('DB_POOL_SIZE below what a process runs at once on its own is refused, saying why', () => {
+  assert.throws(
+    () => loadConfig({ DB_POOL_SIZE: String(MIN_POOL_SIZE - 1) }),
+    (err: unknown) =>
+      err instanceof InvalidConfigError &&
+      err.problems.length === 1 &&
+      /^DB_POOL_SIZE must be at least 8, got 7: .*insert flushes, a claim, a settle/.test(err.problems[0]!),
+  );
+  assert.equal(loadConfig({ DB_POOL_SIZE: String(MIN_POOL_SIZE) }).DB_POOL_SIZE, MIN_POOL_SIZE);
 });

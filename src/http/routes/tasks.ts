@@ -7,8 +7,7 @@ export function taskRoutes(app: FastifyInstance, service: TaskService): void {
   app.post('/task/create', async (request, reply) => {
     const body = request.body as { task?: unknown } | null | undefined;
     const task = typeof body === 'object' && body !== null && !Array.isArray(body) ? body.task : undefined;
-    const id = await service.create(task);
-    request.log.info({ task_id: id }, 'task created');
+    const id = await service.create(task, { requestId: request.id });
     return reply.code(201).send(presentCreated(id));
   });
 

@@ -1,0 +1,93 @@
+import { DbAbortedError, isTransientDbError } from '../db/errors.js';
+import type { TaskStore } from '../db/store.js';
+import type { ClaimedTask } from '../domain/task.js';
+import { Backoff, jitter, pause } from '../lifecycle/backoff.js';
+import type { Slots } from './slots.js';
+
+export interface ClaimerOptions {
+  store: TaskStore;
+  slots: Slots;
+  /** The worker id claims are made under; '' while the process has none. */
+  workerId: () => string;
+  pollIntervalMs: number;
+  /** Largest number of tasks taken by one claim statement. */
+  maxBatch: number;
+  /** Hands over what a claim took, with the owner it was claimed under. Slots are already taken. */
+  onClaimed: (tasks: ClaimedTask[], owner: string) => void;
+  /** A claim failed for a reason worth retrying (the database is away); the loop goes on. */
+  onClaimFailed: (err: unknown) => void;
+}
+
+/**
+ * The claim loop: takes the oldest queued tasks into free slots — never more than are free — whenever it is woken
+ * (a notification of new tasks, a slot freed after a full claim) or its jittered poll comes round. `run(signal)`
+ * returns when the signal aborts; a claim in flight then is given up at once (its connection is dropped; if it
+ * had committed, its tasks run under this worker and shutdown fails them with the rest).
+ */
+export class Claimer {
+  private wakePending = false;
+  private wakeLoop: (() => void) | undefined;
+
+  constructor(private readonly options: ClaimerOptions) {}
+
+  /** Called for each notification, and whenever the loop should look again. */
+  wake(): void {
+    this.wakePending = true;
+    const w = this.wakeLoop;
+    this.wakeLoop = undefined;
+    w?.();
+  }
+
+  async run(signal: AbortSignal): Promise<void> {
+    const { store, slots, maxBatch, pollIntervalMs } = this.options;
+    const backoff = new Backoff(50, 2000);
+    const onAbort = () => this.wake();
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      while (!signal.aborted) {
+        if (slots.free <= 0) {
+          await slots.whenFree(signal);
+          continue;
+        }
+        const limit = Math.min(slots.free, maxBatch);
+        this.wakePending = false;
+        // The owner is the id the claim is made under, not whatever id the worker has when the claim returns.
+        const owner = this.options.workerId();
+        let claimed: ClaimedTask[];
+        try {
+          claimed = owner ? await store.taskClaimAvailable(owner, limit, { signal }) : [];
+          backoff.reset();
+        } catch (err) {
+          if (err instanceof DbAbortedError) return;
+          // Anything but an outage is a bug: let the loop crash, and its supervisor decide.
+          if (!isTransientDbError(err)) throw err;
+          this.options.onClaimFailed(err);
+          await pause(backoff.nextDelay(), signal);
+          continue;
+        }
+        if (claimed.length > 0) {
+          slots.take(claimed.length);
+          this.options.onClaimed(claimed, owner);
+        }
+        // A full claim means more may be waiting: claim again as soon as there are free slots.
+        if (claimed.length === limit || this.wakePending) continue;
+        await this.idle(jitter(pollIntervalMs));
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeLoop = undefined;
+        resolve();
+      }, ms);
+      this.wakeLoop = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+}

@@ -1,0 +1,120 @@
+import { describeDbError } from '../db/errors.js';
+import type { Logger } from '../logger.js';
+import type { EventBus, EventName, TaskdEvents } from './bus.js';
+
+/**
+ * The log, as one subscriber of the event bus: each event becomes one JSON line whose `event` field names it
+ * (what tests and tools match on) and whose `msg` reads well. The original specification asks for task
+ * creation, status changes and shutdown steps, each with its task id; those are at info or above.
+ */
+type Line = [
+  level: 'trace' | 'debug' | 'info' | 'warn' | 'error',
+  msg: string,
+  fields: Record<string, unknown>,
+];
+type Formatters = { [E in EventName]: (p: TaskdEvents[E]) => Line | undefined };
+
+const err = (e: unknown) => describeDbError(e);
+
+const formatters: Formatters = {
+  'task.created': (p) => ['info', 'task created', { task_id: p.taskId, request_id: p.requestId }],
+  'task.started': (p) => [
+    'info',
+    'task started',
+    { task_id: p.taskId, attempt: p.attempt, handler: p.handler, worker_id: p.workerId },
+  ],
+  'task.finished': (p) => [
+    p.by === 'worker' && p.failure !== 'timeout' ? 'info' : 'warn',
+    'task status changed',
+    { task_id: p.taskId, status: p.state, reason: p.failure, duration_ms: p.durationMs, by: p.by },
+  ],
+  'task.outcome_discarded': (p) => [
+    p.reason === 'aborted' ? 'debug' : 'warn',
+    p.reason === 'unstorable'
+      ? 'outcome discarded: it could not be stored'
+      : 'outcome discarded: the run was already ended',
+    { task_id: p.taskId, reason: p.reason },
+  ],
+  'handler.stuck': (p) => [
+    'warn',
+    'handler ignores its abort signal and is still running',
+    { task_id: p.taskId, handler: p.handler },
+  ],
+  'handler.returned': (p) => [
+    'info',
+    'stuck handler returned',
+    { task_id: p.taskId, handler: p.handler, stuck_ms: p.stuckMs },
+  ],
+  'worker.registered': (p) => ['info', 'worker registered', { worker_id: p.workerId, lease_ms: p.leaseMs }],
+  'worker.heartbeat': (p) => ['trace', 'heartbeat', { worker_id: p.workerId, leader: p.leader }],
+  'worker.heartbeat_failed': (p) => ['warn', 'heartbeat failed', { worker_id: p.workerId, err: err(p.err) }],
+  'worker.lease_lost': (p) => [
+    'error',
+    'lease lost: another process declared this worker dead',
+    { worker_id: p.workerId },
+  ],
+  'worker.reaped': (p) => ['warn', 'lost worker recovered: its lease expired', { worker_id: p.workerId }],
+  'worker.deregistered': (p) => ['info', 'worker deregistered', { worker_id: p.workerId, failed: p.failed }],
+  'leader.elected': (p) => ['info', 'elected maintenance leader', { worker_id: p.workerId }],
+  'leader.resigned': (p) => ['info', 'no longer maintenance leader', { worker_id: p.workerId }],
+  'engine.started': (p) => ['info', 'engine started', { worker_id: p.workerId, concurrency: p.concurrency }],
+  'engine.crashed': (p) => [
+    'error',
+    p.giveUp ? 'engine loop keeps crashing; stopping the process' : 'engine loop crashed; restarting it',
+    { component: p.component, err: p.err, restart: p.restart },
+  ],
+  'engine.stopped_claiming': (p) => [
+    'info',
+    'stopped claiming; waiting for running tasks',
+    { running: p.running, grace_ms: p.graceMs },
+  ],
+  'engine.grace_over': (p) => [
+    'warn',
+    'grace period over; failing tasks still running',
+    { running: p.running },
+  ],
+  'notifier.connected': (p) =>
+    p.reconnect
+      ? ['info', 'notification connection restored', {}]
+      : ['debug', 'notification connection open', {}],
+  'notifier.lost': (p) => ['warn', 'notification connection lost', { err: err(p.err) }],
+  'maintenance.failed': (p) => ['warn', `${p.job} failed; will retry`, { job: p.job, err: err(p.err) }],
+  'retention.deleted': (p) => [
+    'info',
+    'retention: deleted finished tasks',
+    { deleted: p.deleted, max_age_ms: p.maxAgeMs },
+  ],
+  'settle.retrying': (p) =>
+    p.failures === 1 || p.failures % 20 === 0
+      ? [
+          'warn',
+          'writing task outcomes failed; retrying',
+          { tasks: p.tasks, failures: p.failures, err: err(p.err) },
+        ]
+      : undefined,
+  'settle.recovered': (p) => [
+    'info',
+    'task outcomes written after retrying',
+    { tasks: p.tasks, failures: p.failures },
+  ],
+  'settle.rejected': (p) => [
+    'error',
+    'task outcome rejected by the database',
+    { tasks: p.tasks, err: err(p.err) },
+  ],
+};
+
+/** Writes every event to `log`. Returns the unsubscribe function. */
+export function logEvents(bus: EventBus, log: Logger): () => void {
+  const offs = (Object.keys(formatters) as EventName[]).map((event) =>
+    bus.on(event, (payload) => {
+      const format = formatters[event] as (p: typeof payload) => Line | undefined;
+      const line = format(payload);
+      if (!line) return;
+      const [level, msg, fields] = line;
+      if (!log.isLevelEnabled(level)) return;
+      log[level]({ event, ...fields }, msg);
+    }),
+  );
+  return () => offs.forEach((off) => off());
+}

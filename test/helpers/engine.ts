@@ -1,0 +1,98 @@
+import type pg from 'pg';
+import { Lifeline } from '../../src/db/lifeline.js';
+import { TaskStore } from '../../src/db/store.js';
+import { Engine } from '../../src/engine/engine.js';
+import { Heartbeat } from '../../src/engine/heartbeat.js';
+import { EventBus } from '../../src/events/bus.js';
+import type { HandlerRegistry } from '../../src/handlers/registry.js';
+import type { Logger } from '../../src/logger.js';
+import { Maintenance } from '../../src/maintenance/maintenance.js';
+import { reap } from '../../src/maintenance/reaper.js';
+import { Notifier } from '../../src/notify/notifier.js';
+
+export interface StackOptions {
+  concurrency?: number;
+  leaseMs?: number;
+  pollIntervalMs?: number;
+  maxResultBytes?: number;
+  /** Give the heartbeat a connection of its own, as the service does (default true). */
+  lifeline?: boolean;
+  /** Run the reaper when elected leader, as the service does (default true). */
+  maintenance?: boolean;
+  store?: TaskStore;
+}
+
+/**
+ * The engine with the parts the service composes around it (events, notifier, heartbeat, maintenance), in this
+ * process, on a real database: what app.ts builds, minus HTTP.
+ */
+export class EngineStack {
+  readonly bus = new EventBus((event, err) => {
+    throw new Error(`listener of ${event} failed: ${String(err)}`);
+  });
+  readonly store: TaskStore;
+  readonly heartbeat: Heartbeat;
+  readonly notifier: Notifier;
+  readonly engine: Engine;
+  readonly fatal: unknown[] = [];
+  private readonly lifeline: Lifeline | undefined;
+  private readonly maintenance: Maintenance | undefined;
+
+  constructor(
+    pool: pg.Pool,
+    url: string,
+    handlers: HandlerRegistry,
+    log: Logger,
+    options: StackOptions = {},
+  ) {
+    const leaseMs = options.leaseMs ?? 5000;
+    this.lifeline = options.lifeline === false ? undefined : new Lifeline(url, Math.floor(leaseMs / 3));
+    this.store = options.store ?? new TaskStore(pool, this.lifeline);
+    this.notifier = new Notifier({ connectionString: url, bus: this.bus });
+    this.heartbeat = new Heartbeat(this.store, leaseMs, this.bus, options.concurrency ?? 100);
+    if (options.maintenance !== false) {
+      this.maintenance = new Maintenance(this.heartbeat, this.bus, [
+        {
+          name: 'reaper',
+          everyMs: Math.max(250, Math.floor(leaseMs / 4)),
+          firstAfterMs: 0,
+          run: (s) => reap(this.store, this.heartbeat.workerId, this.bus, s),
+        },
+      ]);
+    }
+    this.engine = new Engine({
+      store: this.store,
+      handlers,
+      bus: this.bus,
+      heartbeat: this.heartbeat,
+      notifier: this.notifier,
+      log,
+      concurrency: options.concurrency ?? 100,
+      leaseMs,
+      pollIntervalMs: options.pollIntervalMs ?? 100,
+      limits: { maxResultBytes: options.maxResultBytes ?? 1 << 20 },
+      onFatal: (err) => this.fatal.push(err),
+    });
+  }
+
+  get workerId(): string {
+    return this.heartbeat.workerId;
+  }
+
+  async start(): Promise<this> {
+    this.notifier.start();
+    await this.heartbeat.start();
+    this.maintenance?.start();
+    this.engine.start();
+    return this;
+  }
+
+  async stop(graceMs = 0): Promise<void> {
+    await this.engine.stop(graceMs);
+    await this.maintenance?.stop();
+    // Failed already when the engine's own stop tried (and then logged it): the lease covers that case.
+    await this.heartbeat.deregister(5000).catch(() => {});
+    await this.notifier.stop();
+    await this.lifeline?.close();
+  }
+}
