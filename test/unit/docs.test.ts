@@ -1,14 +1,23 @@
 /**
  * The documentation states facts that live in the code: the configuration variables with their defaults, the
- * error codes with their status and message, the task states and the statements that move them. These tests
- * fail as soon as the code and the docs disagree, and print the rows the docs should have.
+ * error codes with their status, message and example requests, the task states, the statements that move them
+ * and the indexes and constraints of the schema. Each check goes both ways (what the doc names exists, what the
+ * code has is documented) and reads the code itself, so that renames and additions are caught. These tests fail
+ * as soon as the code and the docs disagree, and print what the docs should say.
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { Writable } from 'node:stream';
 import { test } from 'node:test';
+import type { HTTPMethods } from 'fastify';
+import ts from 'typescript';
 import { configSchema } from '../../src/config.js';
-import { API_ERRORS } from '../../src/domain/errors.js';
-import { FAILURE_KINDS, TASK_STATES } from '../../src/domain/task.js';
+import type { TaskStore } from '../../src/db/store.js';
+import { API_ERRORS, type ApiErrorCode } from '../../src/domain/errors.js';
+import type { TaskService } from '../../src/domain/task-service.js';
+import { apiStatus, FAILURE_KINDS, TASK_STATES } from '../../src/domain/task.js';
+import { buildServer } from '../../src/http/server.js';
+import { createLogger } from '../../src/logger.js';
 
 const root = new URL('../../', import.meta.url);
 const read = (path: string) => readFileSync(new URL(path, root), 'utf8');
@@ -133,33 +142,274 @@ test('docs/errors.md lists every API_ERRORS code with its status and message', (
   );
 });
 
+/** The bullets of the "When each is sent" list of docs/errors.md: code → the text of its bullet. */
+function whenEachIsSent(markdown: string): Map<string, string> {
+  const section = /^## When each is sent\n([\s\S]*?)(?=^#)/m.exec(markdown)?.[1];
+  assert.ok(section, 'docs/errors.md has no section "## When each is sent"');
+  const bullets = new Map<string, string>();
+  for (const [, code, text] of section.matchAll(/^- `(\w+)`:([\s\S]*?)(?=^- |^\s*$)/gm))
+    bullets.set(code!, text!.replace(/\s+/g, ' ').trim());
+  return bullets;
+}
+
+test('docs/errors.md says when each code is sent, and its example requests get that answer', async () => {
+  const bullets = whenEachIsSent(read('docs/errors.md'));
+  const declared = Object.keys(API_ERRORS);
+  assert.deepEqual(
+    {
+      missing: declared.filter((c) => !bullets.has(c)),
+      unknown: [...bullets.keys()].filter((c) => !declared.includes(c)),
+    },
+    { missing: [], unknown: [] },
+    'docs/errors.md: "When each is sent" must have one bullet per code of API_ERRORS',
+  );
+
+  // A request that no route serves is answered by the router from its method and path alone, so the doc's
+  // examples of such requests can be sent as they are. The service and store are never reached for them.
+  const app = await buildServer({
+    service: { isAccepting: true } as unknown as TaskService,
+    store: {} as TaskStore,
+    log: createLogger('silent', new Writable({ write: (_chunk, _enc, done) => done() })),
+    bodyLimitBytes: 1024,
+  });
+  try {
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const [code, text] of bullets) {
+      const expected = API_ERRORS[code as ApiErrorCode];
+      for (const [, method, url] of text.matchAll(
+        /`(GET|HEAD|POST|PUT|PATCH|DELETE|OPTIONS) (\/[^`\s]*)`/g,
+      )) {
+        const served = app.hasRoute({ method: method as HTTPMethods, url: url!.split('?', 1)[0]! });
+        if (served) {
+          // A served request reaches a route: the router's own answers cannot be what it gets.
+          if (code === 'NOT_FOUND' || code === 'METHOD_NOT_ALLOWED')
+            wrong.push(`${code}: \`${method} ${url}\` is served by a route`);
+          continue;
+        }
+        checked++;
+        const res = await app.inject({ method: method as HTTPMethods, url: url! });
+        if (res.statusCode !== expected.status || res.json<{ error?: string }>().error !== expected.message)
+          wrong.push(`${code}: \`${method} ${url}\` gets ${res.statusCode} ${res.body}`);
+      }
+    }
+    assert.ok(checked > 0, 'docs/errors.md gives no example request that no route serves');
+    assert.deepEqual(wrong, [], 'docs/errors.md: example requests that do not get the answer of their code');
+  } finally {
+    await app.close();
+  }
+});
+
 // ---- state machine ----
 
-test('docs/state-machine.md names every state and failure kind, and only statements that exist', () => {
-  const doc = read('docs/state-machine.md');
-  for (const state of TASK_STATES)
-    assert.match(doc, new RegExp(`\\b${state}\\b`), `state ${state} is not documented`);
-  for (const kind of FAILURE_KINDS)
-    assert.match(doc, new RegExp(`\`${kind}\``), `failure kind ${kind} is not documented`);
+/** One statement of the store: its name (a key of the `SQL` object in src/db/store.ts) and its source text. */
+interface Statement {
+  name: string;
+  text: string;
+}
 
-  // Statement names are the keys of the SQL table in the store; a renamed statement must not linger in the docs.
-  const store = read('src/db/store.ts');
-  const statements = new Set([...store.matchAll(/^ {2}(\w+): `/gm)].map((m) => m[1]!));
-  assert.ok(statements.size > 0, 'no statements found in src/db/store.ts');
-  const named = new Set([...doc.matchAll(/`((?:task|worker)[A-Z]\w*)`/g)].map((m) => m[1]!));
-  assert.ok(named.size > 0, 'docs/state-machine.md names no store statement');
-  for (const name of named)
+/**
+ * The statements of the store, read with the TypeScript parser rather than a pattern over the file, so that
+ * renamed, added or reformatted statements are found as the compiler sees them. Comments are not part of a
+ * statement's text.
+ */
+function storeStatements(): Statement[] {
+  const file = 'src/db/store.ts';
+  const source = ts.createSourceFile(file, read(file), ts.ScriptTarget.Latest, true);
+  let sql: ts.ObjectLiteralExpression | undefined;
+  const visit = (node: ts.Node): void => {
+    if (ts.isVariableDeclaration(node) && ts.isIdentifier(node.name) && node.name.text === 'SQL') {
+      let init = node.initializer;
+      while (
+        init &&
+        (ts.isAsExpression(init) || ts.isSatisfiesExpression(init) || ts.isParenthesizedExpression(init))
+      )
+        init = init.expression;
+      if (init && ts.isObjectLiteralExpression(init)) sql = init;
+    }
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  assert.ok(sql, `no \`const SQL = { ... }\` in ${file}`);
+  return sql.properties.map((p) => {
     assert.ok(
-      statements.has(name),
-      `docs/state-machine.md names \`${name}\`, not a statement of src/db/store.ts`,
+      ts.isPropertyAssignment(p) && (ts.isIdentifier(p.name) || ts.isStringLiteral(p.name)),
+      `${file}: every entry of SQL must be \`name: \\\`statement\\\`\`, not ${p.getText(source).slice(0, 60)}`,
     );
+    return { name: p.name.text, text: p.initializer.getText(source) };
+  });
+}
 
-  // Every CHECK constraint of the schema is explained.
-  const migrations = readdirSync(new URL('migrations/', root))
-    .filter((f) => f.endsWith('.sql'))
-    .map((f) => read(`migrations/${f}`))
-    .join('\n');
-  for (const [, constraint] of migrations.matchAll(/CONSTRAINT (\w+) CHECK/g)) {
-    assert.ok(doc.includes(constraint!), `constraint ${constraint} is not documented`);
+/** The tables a statement inserts into, updates or deletes from (FOR UPDATE is a lock, not a write). */
+function writtenTables(statement: Statement): Set<string> {
+  const writes = statement.text.matchAll(/\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+taskd\.(\w+)/gi);
+  return new Set([...writes].map((m) => m[1]!));
+}
+
+interface Schema {
+  tables: Set<string>;
+  indexes: Set<string>;
+  constraints: Set<string>;
+  /** Every index or constraint any migration created, dropped or renamed ones included. */
+  everNamed: Set<string>;
+}
+
+/**
+ * The schema that the migrations leave behind, replayed file by file and statement by statement in the order
+ * the migrations runner applies them: an index that a later migration drops or renames is gone.
+ */
+function schemaFromMigrations(): Schema {
+  const schema: Schema = {
+    tables: new Set(),
+    indexes: new Set(),
+    constraints: new Set(),
+    everNamed: new Set(),
+  };
+  const bare = (name: string) => name.replaceAll('"', '').split('.').at(-1)!;
+  const files = readdirSync(new URL('migrations/', root))
+    .filter((f) => /^\d{4}_[a-z0-9_]+\.sql$/.test(f))
+    .sort();
+  assert.ok(files.length > 0, 'no migrations found');
+  const ddl = new RegExp(
+    [
+      String.raw`\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(?<table>[\w."]+)`,
+      String.raw`\bCREATE\s+(?:UNIQUE\s+)?INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+NOT\s+EXISTS\s+)?(?!ON\b)(?<createIndex>[\w"]+)\s+ON\b`,
+      String.raw`\bDROP\s+INDEX\s+(?:CONCURRENTLY\s+)?(?:IF\s+EXISTS\s+)?(?<dropIndex>[\w."]+(?:\s*,\s*[\w."]+)*)`,
+      String.raw`\bALTER\s+INDEX\s+(?:IF\s+EXISTS\s+)?(?<renameIndex>[\w."]+)\s+RENAME\s+TO\s+(?<renamedIndex>[\w"]+)`,
+      String.raw`\bCONSTRAINT\s+(?<createConstraint>[\w"]+)\s+CHECK\b`,
+      String.raw`\bDROP\s+CONSTRAINT\s+(?:IF\s+EXISTS\s+)?(?<dropConstraint>[\w"]+)`,
+      String.raw`\bRENAME\s+CONSTRAINT\s+(?<renameConstraint>[\w"]+)\s+TO\s+(?<renamedConstraint>[\w"]+)`,
+    ].join('|'),
+    'gi',
+  );
+  for (const file of files) {
+    const sql = read(`migrations/${file}`)
+      .replace(/\/\*[\s\S]*?\*\//g, ' ')
+      .replace(/--[^\n]*/g, ' ');
+    for (const { groups: g = {} } of sql.matchAll(ddl)) {
+      if (g.table) schema.tables.add(bare(g.table));
+      if (g.createIndex) schema.indexes.add(bare(g.createIndex));
+      for (const name of g.dropIndex?.split(',') ?? []) schema.indexes.delete(bare(name.trim()));
+      if (g.renameIndex && g.renamedIndex) {
+        schema.indexes.delete(bare(g.renameIndex));
+        schema.indexes.add(bare(g.renamedIndex));
+      }
+      if (g.createConstraint) schema.constraints.add(bare(g.createConstraint));
+      if (g.dropConstraint) schema.constraints.delete(bare(g.dropConstraint));
+      if (g.renameConstraint && g.renamedConstraint) {
+        schema.constraints.delete(bare(g.renameConstraint));
+        schema.constraints.add(bare(g.renamedConstraint));
+      }
+      for (const name of [g.createIndex, g.renamedIndex, g.createConstraint, g.renamedConstraint])
+        if (name) schema.everNamed.add(bare(name));
+    }
   }
+  return schema;
+}
+
+/** Every `code span` of a Markdown text. */
+function codeSpans(markdown: string): Set<string> {
+  return new Set([...markdown.matchAll(/`([^`\n]+)`/g)].map((m) => m[1]!));
+}
+
+const STATE_HEADER = ['`state`', 'Meaning', '`Status` in `GET /task/check-result`'] as const;
+const FAILURE_HEADER = ['`failure`', 'Written by', 'When', '`Result`'] as const;
+
+test('docs/state-machine.md documents exactly the states, failure kinds and status mapping of the code', () => {
+  const doc = read('docs/state-machine.md');
+
+  const states = tables(doc, STATE_HEADER);
+  assert.equal(
+    states.length,
+    1,
+    `docs/state-machine.md must hold one table headed | ${STATE_HEADER.join(' | ')} |`,
+  );
+  const expectedStates = TASK_STATES.map((s) => [`\`${s}\``, `\`${apiStatus(s)}\``]);
+  assert.deepEqual(
+    states[0]!.map((r) => [r[0], r[2]]),
+    expectedStates,
+    'the states table must list TASK_STATES (src/domain/task.ts) in order, each with its apiStatus',
+  );
+
+  const failures = tables(doc, FAILURE_HEADER);
+  assert.equal(
+    failures.length,
+    1,
+    `docs/state-machine.md must hold one table headed | ${FAILURE_HEADER.join(' | ')} |`,
+  );
+  assert.deepEqual(
+    failures[0]!.map((r) => unquote(r[0] ?? '')).sort(),
+    [...FAILURE_KINDS].sort(),
+    'the failure kinds table must list exactly FAILURE_KINDS (src/domain/task.ts)',
+  );
+
+  // The diagram: every state in it is a state of the code, and every state of the code is in it.
+  const diagram = /```mermaid\n([\s\S]*?)```/.exec(doc)?.[1];
+  assert.ok(diagram, 'docs/state-machine.md has no mermaid diagram');
+  const transitions = [...diagram.matchAll(/^\s*(\S+)\s+-->\s+(\S+)\s*:\s*(.*)$/gm)];
+  assert.ok(transitions.length > 0, 'the diagram has no transitions');
+  const drawn = new Set(transitions.flatMap((m) => [m[1]!, m[2]!]));
+  assert.deepEqual(
+    [...drawn].filter((s) => s !== '[*]' && !(TASK_STATES as readonly string[]).includes(s)),
+    [],
+    'the diagram draws states that TASK_STATES does not have',
+  );
+  assert.deepEqual(
+    TASK_STATES.filter((s) => !drawn.has(s)),
+    [],
+    'the diagram leaves out states of TASK_STATES',
+  );
+});
+
+test('docs/state-machine.md names only statements, indexes and constraints that exist, and all of them', async () => {
+  const doc = read('docs/state-machine.md');
+  const spans = codeSpans(doc);
+  const statements = storeStatements();
+  const statementNames = new Set(statements.map((s) => s.name));
+  assert.ok(statementNames.size > 0, 'no statements found in src/db/store.ts');
+
+  // Code names in the doc (`taskSettleMany`, `apiStatus`): each is a statement of the store or an export of a
+  // module the doc links to. A renamed statement must not linger.
+  const linked = [...doc.matchAll(/\]\(\.\.\/(src\/[\w/.-]+\.ts)\)/g)].map((m) => m[1]!);
+  const exported = new Set<string>();
+  for (const file of new Set(linked))
+    for (const name of Object.keys((await import(new URL(file, root).href)) as object)) exported.add(name);
+  const diagram = /```mermaid\n([\s\S]*?)```/.exec(doc)?.[1] ?? '';
+  const diagramNames = [...diagram.matchAll(/-->\s*\S+\s*:\s*([^(\n]*)/g)].flatMap((m) =>
+    m[1]!
+      .split(',')
+      .map((n) => n.trim())
+      .filter(Boolean),
+  );
+  const codeNames = [...spans].filter((s) => /^[a-z][a-z0-9]*[A-Z][A-Za-z0-9]*$/.test(s));
+  assert.deepEqual(
+    [...new Set([...codeNames, ...diagramNames])].filter((n) => !statementNames.has(n) && !exported.has(n)),
+    [],
+    'docs/state-machine.md names these, which are neither statements of src/db/store.ts nor exports of the modules it links',
+  );
+
+  // Every statement that writes a table of the schema is explained (reads such as `ping` move nothing).
+  const writers = statements.filter((s) => writtenTables(s).size > 0).map((s) => s.name);
+  assert.ok(writers.length > 0, 'no statement of src/db/store.ts writes a table');
+  assert.deepEqual(
+    writers.filter((n) => !spans.has(n)),
+    [],
+    'docs/state-machine.md does not explain these statements of src/db/store.ts, which write the tables',
+  );
+
+  // Schema objects: what the doc names must exist after the last migration; what exists must be explained.
+  const schema = schemaFromMigrations();
+  assert.ok(schema.tables.size > 0 && schema.indexes.size > 0, 'no tables or indexes found in migrations/');
+  const objectName = new RegExp(`^(?:${[...schema.tables].join('|')})_\\w+$`);
+  const mentioned = [...spans].filter((s) => objectName.test(s) || schema.everNamed.has(s));
+  assert.deepEqual(
+    mentioned.filter((n) => !schema.indexes.has(n) && !schema.constraints.has(n)),
+    [],
+    `docs/state-machine.md names these, which are no index or constraint once migrations/ are applied (indexes: ${[...schema.indexes].join(', ')})`,
+  );
+  assert.deepEqual(
+    [...schema.indexes, ...schema.constraints].filter((n) => !spans.has(n)),
+    [],
+    'docs/state-machine.md does not explain these indexes and constraints of the schema',
+  );
 });
