@@ -64,7 +64,9 @@ export function isTransientDbError(err: unknown): boolean {
   if (err instanceof pg.DatabaseError) return err.code !== undefined && TRANSIENT_SQLSTATES.has(err.code);
   if (!(err instanceof Error)) return false;
   const code = (err as NodeJS.ErrnoException).code;
-  return typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code);
+  if (typeof code === 'string' && TRANSIENT_SOCKET_CODES.has(code)) return true;
+  // An error of ours that wraps a database error (a failed migration, say) is as transient as what it wraps.
+  return err.cause instanceof Error && err.cause !== err && isTransientDbError(err.cause);
 }
 
 /** True for the server's "too many connections" (a pool larger than the server allows). */
