@@ -123,6 +123,16 @@ export const configSchema = {
     parse: int(1024, 100_000_000),
     doc: 'Largest accepted request body; larger bodies get 413.',
   },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    default: 30_000,
+    parse: int(1000, 3_600_000),
+    doc: 'Time a client has to send a whole request, headers and body (408 and the connection closed beyond it).',
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    default: 72_000,
+    parse: int(1000, 3_600_000),
+    doc: "How long an idle keep-alive connection stays open; keep it above the load balancer's idle timeout.",
+  },
   RETENTION_DAYS: {
     default: 7,
     parse: int(0, 36_500),
