@@ -108,6 +108,7 @@ export async function startApp(config: Config, log: Logger): Promise<App> {
           : undefined,
       requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      trustProxy: config.TRUST_PROXY,
     });
     await server.listen({ port: config.PORT, host: config.HOST });
     const address = server.server.address() as AddressInfo;

@@ -5,6 +5,8 @@
  * by a test.
  */
 
+import { isIP } from 'node:net';
+
 type Parser<T> = (raw: string) => T;
 
 interface VarSpec<T> {
@@ -57,6 +59,43 @@ function databaseUrl(raw: string): string {
     throw new ConfigError(`must use the postgres:// scheme, got "${url.protocol}"`);
   }
   return raw;
+}
+
+/** `TRUST_PROXY`: believe X-Forwarded-For from any peer (`true`), from none (`false`), or from these. */
+export type TrustProxy = boolean | readonly string[];
+
+/** The named ranges Fastify's trustProxy (through proxy-addr) accepts besides addresses and CIDRs. */
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_RANGES.has(entry) || isIP(entry) !== 0) return true;
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  if (!m) return false;
+  const family = isIP(m[1]!);
+  return family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128);
+}
+
+function trustProxy(raw: string): TrustProxy {
+  const value = raw.trim();
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  // Fastify no longer honours a hop count (it cannot tell a proxy from a client that connects directly and
+  // sends the header itself), so accepting one would silently trust nobody.
+  if (/^\d+$/.test(value)) {
+    throw new ConfigError(`must list the proxies' addresses or CIDRs, not a hop count, got "${raw}"`);
+  }
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  const bad = entries.find((e) => !isProxyAddress(e));
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError(
+      'must be true, false, or a comma-separated list of IP addresses, CIDRs (10.0.0.0/8) or loopback, ' +
+        `linklocal, uniquelocal; got "${bad ?? raw}"`,
+    );
+  }
+  return entries;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -152,6 +191,11 @@ export const configSchema = {
     default: 1000,
     parse: int(100, 3_600_000),
     doc: 'The window of RATE_LIMIT_MAX.',
+  },
+  TRUST_PROXY: {
+    default: false as TrustProxy,
+    parse: trustProxy,
+    doc: 'Proxies whose X-Forwarded-For names the client: true (any peer), or comma-separated addresses or CIDRs.',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
 } satisfies Record<string, VarSpec<unknown>>;

@@ -32,6 +32,12 @@ export interface ServerOptions {
   requestTimeoutMs?: number | undefined;
   /** How long an idle keep-alive connection stays open. Unset: Fastify's 72 s. */
   keepAliveTimeoutMs?: number | undefined;
+  /**
+   * Peers whose X-Forwarded-For is believed, so that `request.ip` (which the rate limit counts by) is the
+   * client's address rather than the proxy's: `true` for any peer, or addresses and CIDRs. Unset or `false`:
+   * the header is ignored, since any client could send it.
+   */
+  trustProxy?: boolean | readonly string[] | undefined;
 }
 
 /**
@@ -89,6 +95,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // is set: it would also cut answers that are slow on purpose.
     ...(options.requestTimeoutMs !== undefined && requestTimeoutOptions(options.requestTimeoutMs)),
     ...(options.keepAliveTimeoutMs !== undefined && { keepAliveTimeout: options.keepAliveTimeoutMs }),
+    trustProxy:
+      typeof options.trustProxy === 'object' ? [...options.trustProxy] : (options.trustProxy ?? false),
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -98,7 +106,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (!service.isAccepting) reply.header('connection', 'close');
   });
 
-  // Rate limiting runs first (onRequest), so that guessing tokens is limited too; health checks are exempt.
+  // Rate limiting runs first (onRequest), so that guessing tokens is limited too; health checks are exempt. It
+  // counts by `request.ip`: the client's address from X-Forwarded-For when the peer is a trusted proxy.
   if (options.rateLimit) {
     await app.register(rateLimit, {
       max: options.rateLimit.max,

@@ -1,12 +1,14 @@
 /**
  * Limits of the HTTP listener, against real server processes: how long a client may take to send a request,
- * and how long an idle keep-alive connection stays open.
+ * how long an idle keep-alive connection stays open, and whose X-Forwarded-For the rate limit believes.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { InvalidConfigError, loadConfig } from '../../src/config.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { startServer, type ServerProcess } from '../helpers/server.js';
+import { MAIN, startServer, type ServerProcess } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** A bound on what should take about a second: generous, as the machine may be busy. */
@@ -146,4 +148,88 @@ describe('request and keep-alive timeouts', () => {
     assert.match(received, /^HTTP\/1\.1 200 /);
     assert.match(received, /\r\nkeep-alive: timeout=1\r\n/i);
   });
+});
+
+function create(url: string, forwardedFor?: string): Promise<number> {
+  return fetch(`${url}/task/create`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(forwardedFor !== undefined && { 'x-forwarded-for': forwardedFor }),
+    },
+    body: JSON.stringify({ task: 'counted' }),
+  }).then(async (res) => {
+    await res.body?.cancel();
+    return res.status;
+  });
+}
+
+async function statusesInOrder(url: string, forwardedFor: string[]): Promise<number[]> {
+  const statuses: number[] = [];
+  for (const address of forwardedFor) statuses.push(await create(url, address));
+  return statuses;
+}
+
+const LIMITED = { RATE_LIMIT_MAX: '2', RATE_LIMIT_WINDOW_MS: '600000', WORKER_CONCURRENCY: '0' };
+
+test('behind a trusted proxy, each forwarded client address has its own rate limit', async () => {
+  const server = await startServer({ DATABASE_URL: db.url, ...LIMITED, TRUST_PROXY: '127.0.0.1' });
+  try {
+    assert.deepEqual(
+      await statusesInOrder(server.url, [
+        '203.0.113.1',
+        '203.0.113.2',
+        '203.0.113.1',
+        // What a client sends in the header itself is passed over: the proxy appends the address it saw.
+        '198.51.100.7, 203.0.113.1',
+        '203.0.113.2',
+        '203.0.113.2',
+      ]),
+      [201, 201, 201, 429, 201, 429],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test('without TRUST_PROXY, X-Forwarded-For is ignored: all requests from one address share its limit', async () => {
+  const server = await startServer({ DATABASE_URL: db.url, ...LIMITED });
+  try {
+    assert.deepEqual(
+      await statusesInOrder(server.url, ['203.0.113.1', '203.0.113.2', '203.0.113.3']),
+      [201, 201, 429],
+    );
+  } finally {
+    await server.close();
+  }
+});
+
+test('TRUST_PROXY takes true, false or addresses and CIDRs, and refuses anything else by name', () => {
+  assert.equal(loadConfig({}).TRUST_PROXY, false);
+  assert.equal(loadConfig({ TRUST_PROXY: 'true' }).TRUST_PROXY, true);
+  assert.equal(loadConfig({ TRUST_PROXY: 'false' }).TRUST_PROXY, false);
+  assert.deepEqual(loadConfig({ TRUST_PROXY: ' 10.0.0.1, 192.168.0.0/16,fd00::/8, loopback ' }).TRUST_PROXY, [
+    '10.0.0.1',
+    '192.168.0.0/16',
+    'fd00::/8',
+    'loopback',
+  ]);
+  for (const bad of ['2', 'yes', '10.0.0.0/33', '::1/129', 'proxy.internal', '10.0.0.1,,nope', ',']) {
+    assert.throws(
+      () => loadConfig({ TRUST_PROXY: bad }),
+      (err: unknown) =>
+        err instanceof InvalidConfigError &&
+        err.problems.length === 1 &&
+        err.problems[0]!.startsWith('TRUST_PROXY must '),
+      bad,
+    );
+  }
+  assert.throws(() => loadConfig({ TRUST_PROXY: '1' }), /not a hop count/);
+
+  const r = spawnSync(process.execPath, [MAIN], {
+    env: { ...process.env, TRUST_PROXY: '1' },
+    encoding: 'utf8',
+  });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr.trim(), /^taskd: invalid configuration: TRUST_PROXY must [^\n]*hop count[^\n]*$/);
 });
