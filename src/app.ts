@@ -208,6 +208,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         config.RATE_LIMIT_MAX > 0
           ? { max: config.RATE_LIMIT_MAX, windowMs: config.RATE_LIMIT_WINDOW_MS }
           : undefined,
+      requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
+      keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+      trustProxy: config.TRUST_PROXY,
     });
     await server.listen({ port: config.PORT, host: config.HOST });
     const address = server.server.address() as AddressInfo;

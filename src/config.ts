@@ -5,6 +5,7 @@
  * by a test.
  */
 
+import { isIP } from 'node:net';
 import { MAX_CONCURRENT_INSERTS } from './domain/task-service.js';
 
 type Parser<T> = (raw: string) => T;
@@ -76,6 +77,43 @@ function poolSize(raw: string): number {
     );
   }
   return n;
+}
+
+/** `TRUST_PROXY`: believe X-Forwarded-For from any peer (`true`), from none (`false`), or from these. */
+export type TrustProxy = boolean | readonly string[];
+
+/** The named ranges Fastify's trustProxy (through proxy-addr) accepts besides addresses and CIDRs. */
+const NAMED_RANGES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function isProxyAddress(entry: string): boolean {
+  if (NAMED_RANGES.has(entry) || isIP(entry) !== 0) return true;
+  const m = /^([^/]+)\/(\d{1,3})$/.exec(entry);
+  if (!m) return false;
+  const family = isIP(m[1]!);
+  return family !== 0 && Number(m[2]) <= (family === 4 ? 32 : 128);
+}
+
+function trustProxy(raw: string): TrustProxy {
+  const value = raw.trim();
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  // Fastify no longer honours a hop count (it cannot tell a proxy from a client that connects directly and
+  // sends the header itself), so accepting one would silently trust nobody.
+  if (/^\d+$/.test(value)) {
+    throw new ConfigError(`must list the proxies' addresses or CIDRs, not a hop count, got "${raw}"`);
+  }
+  const entries = value
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  const bad = entries.find((e) => !isProxyAddress(e));
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError(
+      'must be true, false, or a comma-separated list of IP addresses, CIDRs (10.0.0.0/8) or loopback, ' +
+        `linklocal, uniquelocal; got "${bad ?? raw}"`,
+    );
+  }
+  return entries;
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -151,6 +189,16 @@ export const configSchema = {
     parse: int(1024, 100_000_000),
     doc: 'Largest accepted request body; larger bodies get 413.',
   },
+  HTTP_REQUEST_TIMEOUT_MS: {
+    default: 30_000,
+    parse: int(1000, 3_600_000),
+    doc: 'Time a client has to send a whole request, headers and body (408 and the connection closed beyond it).',
+  },
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: {
+    default: 72_000,
+    parse: int(1000, 3_600_000),
+    doc: "How long an idle keep-alive connection stays open; keep it above the load balancer's idle timeout.",
+  },
   RETENTION_DAYS: {
     default: 7,
     parse: int(0, 36_500),
@@ -170,6 +218,11 @@ export const configSchema = {
     default: 1000,
     parse: int(100, 3_600_000),
     doc: 'The window of RATE_LIMIT_MAX.',
+  },
+  TRUST_PROXY: {
+    default: false as TrustProxy,
+    parse: trustProxy,
+    doc: 'Proxies whose X-Forwarded-For names the client: true (any peer), or comma-separated addresses or CIDRs.',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
 } satisfies Record<string, VarSpec<unknown>>;

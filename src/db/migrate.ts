@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import type { Logger } from '../logger.js';
-import { describeDbError } from './pool.js';
+import { describeDbError } from './errors.js';
 
 /** Plain numbered SQL files, applied in order, each once (see "Migrations" in CONTRIBUTING.md). */
 export const MIGRATIONS_DIR = new URL('../../migrations/', import.meta.url);

@@ -22,6 +22,39 @@ export interface ServerOptions {
   apiTokens?: readonly string[] | undefined;
   /** Set: each client address may make `max` requests per `windowMs`. */
   rateLimit?: { max: number; windowMs: number } | undefined;
+  /**
+   * How long a client has to send a whole request, headers and body, before it gets 408 and the connection is
+   * closed. It ends when the request has arrived: a slow answer (a long-poll) is never cut by it. Unset: no
+   * limit, which only suits `inject()`, where there is no connection.
+   */
+  requestTimeoutMs?: number | undefined;
+  /** How long an idle keep-alive connection stays open. Unset: Fastify's 72 s. */
+  keepAliveTimeoutMs?: number | undefined;
+  /**
+   * Peers whose X-Forwarded-For is believed, so that `request.ip` (which the rate limit counts by) is the
+   * client's address rather than the proxy's: `true` for any peer, or addresses and CIDRs. Unset or `false`:
+   * the header is ignored, since any client could send it.
+   */
+  trustProxy?: boolean | readonly string[] | undefined;
+}
+
+/**
+ * Node's request-timeout settings for a given time to receive a whole request.
+ *
+ * - `headersTimeout` as Node's documented default, the lesser of the request timeout and 60 s. It must not be
+ *   left above the request timeout: Node then swaps the two, and the body would get 60 s instead.
+ * - Node looks for requests past their timeout only every `connectionsCheckingInterval` (30 s by default),
+ *   which would stretch a short timeout by up to 30 s. A quarter of the timeout bounds that to 25 %; each
+ *   check only walks the connections that are receiving a request.
+ */
+function requestTimeoutOptions(requestTimeoutMs: number) {
+  return {
+    requestTimeout: requestTimeoutMs,
+    http: {
+      headersTimeout: Math.min(requestTimeoutMs, 60_000),
+      connectionsCheckingInterval: Math.min(30_000, Math.max(100, Math.ceil(requestTimeoutMs / 4))),
+    },
+  };
 }
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
@@ -55,6 +88,13 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // JSON): Fastify's built-in 503 has a body of another shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Fastify turns Node's request timeout off by default, so a client that sends its headers or body slowly
+    // (or never finishes) would hold its connection forever. No socket inactivity timeout (connectionTimeout)
+    // is set: it would also cut answers that are slow on purpose.
+    ...(options.requestTimeoutMs !== undefined && requestTimeoutOptions(options.requestTimeoutMs)),
+    ...(options.keepAliveTimeoutMs !== undefined && { keepAliveTimeout: options.keepAliveTimeoutMs }),
+    trustProxy:
+      typeof options.trustProxy === 'object' ? [...options.trustProxy] : (options.trustProxy ?? false),
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -64,7 +104,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (!service.isAccepting) reply.header('connection', 'close');
   });
 
-  // Rate limiting runs first (onRequest), so that guessing tokens is limited too; health checks are exempt.
+  // Rate limiting runs first (onRequest), so that guessing tokens is limited too; health checks are exempt. It
+  // counts by `request.ip`: the client's address from X-Forwarded-For when the peer is a trusted proxy.
   if (options.rateLimit) {
     await app.register(rateLimit, {
       max: options.rateLimit.max,
@@ -99,6 +140,15 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send('BODY_TOO_LARGE');
     if (MALFORMED_REQUEST_CODES.has(err.code) || (err.statusCode === 400 && err instanceof SyntaxError)) {
       return send(onCreate ? 'INVALID_TASK_DATA' : 'BAD_REQUEST');
+    }
+    if (request.raw.socket.destroyed) {
+      // The connection closed before the request had arrived: past HTTP_REQUEST_TIMEOUT_MS, or the client went
+      // away. Nobody is left to answer, and the ECONNRESET of the aborted body is the client's, not the database's.
+      request.log.debug(
+        { url: request.url, method: request.method },
+        'connection closed before the request arrived',
+      );
+      return send('BAD_REQUEST');
     }
     if (isTransientDbError(err)) {
       request.log.warn({ err: describeDbError(err) }, 'database unavailable');

@@ -12,7 +12,6 @@ import { test } from 'node:test';
 import type { HTTPMethods } from 'fastify';
 import ts from 'typescript';
 import { configSchema } from '../../src/config.js';
-import type { TaskStore } from '../../src/db/store.js';
 import { API_ERRORS, type ApiErrorCode } from '../../src/domain/errors.js';
 import type { TaskService } from '../../src/domain/task-service.js';
 import { apiStatus, FAILURE_KINDS, TASK_STATES } from '../../src/domain/task.js';
@@ -165,10 +164,9 @@ test('docs/errors.md says when each code is sent, and its example requests get t
   );
 
   // A request that no route serves is answered by the router from its method and path alone, so the doc's
-  // examples of such requests can be sent as they are. The service and store are never reached for them.
+  // examples of such requests can be sent as they are. The service is never reached for them.
   const app = await buildServer({
     service: { isAccepting: true } as unknown as TaskService,
-    store: {} as TaskStore,
     log: createLogger('silent', new Writable({ write: (_chunk, _enc, done) => done() })),
     bodyLimitBytes: 1024,
   });
