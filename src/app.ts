@@ -135,6 +135,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       const embedded = await startEmbeddedPostgres({
         dataDir: config.DATA_DIR,
         port: config.EMBEDDED_PG_PORT,
+        // Room for this process (pool, lifeline, listener) and a few clients of the operator's own (psql,
+        // `npm run migrate`), never less than PostgreSQL's usual 100.
+        maxConnections: Math.max(100, config.DB_POOL_SIZE + OWN_CONNECTIONS + 10),
         log,
       });
       acquire('embedded PostgreSQL', () => embedded.stop());
