@@ -1,10 +1,14 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type pg from 'pg';
 import { HttpLoad } from './lib/http.js';
 import { createDatabase, dropDatabase, smallPool, xactCommit } from './lib/pg.js';
 import { fillQueue, migrateDatabase, taskCounts } from './lib/schema.js';
-import { Service } from './lib/service.js';
-import { log, percentile, sleep, waitFor } from './lib/util.js';
+import { ROOT, Service, timeStart, type StartTiming } from './lib/service.js';
+import { freePort, log, percentile, sleep, waitFor } from './lib/util.js';
 
 /** The service's workloads, each on a fresh database with its own server process. */
 
@@ -321,5 +325,88 @@ export async function inflightWorkload(
     await service.stop();
     await pool.end();
     await dropDatabase(db.name);
+  }
+}
+
+export interface StartResult {
+  /** `npm start` with DATABASE_URL set to a fresh database (so the start applies every migration). */
+  npm: StartTiming;
+  /** `npm start` on a database an earlier start migrated: a restart, as after a crash or when scaling out. */
+  npmRestart: StartTiming;
+  /** `node dist/main.js` on a fresh database: the same start without npm and the build check. */
+  direct: StartTiming;
+  /** `npm start` without DATABASE_URL: the embedded PostgreSQL on a data dir an earlier start created. */
+  embedded: StartTiming;
+}
+
+/** The postmaster's pid from a data dir's postmaster.pid, if that process is alive. */
+async function postmasterPid(dataDir: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(path.join(dataDir, 'pg', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+    process.kill(pid, 0);
+    return pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * 8. `npm start` → ready, as a user runs it, on a fresh build (checked first: a start that compiles is not
+ * measured). Each round times the four starts one after another, so that the machine's noise spreads over all
+ * four. One unmeasured start first migrates the restart's database and warms the page cache, as any restart
+ * finds it; the embedded data dir is created (initdb) by an unmeasured start too.
+ */
+export async function startWorkload(rounds: number): Promise<StartResult[]> {
+  const check = spawnSync(process.execPath, ['scripts/build-if-stale.mjs', '--check'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (check.status !== 0) throw new Error(`start: dist/ is not fresh (${check.stdout.trim()})`);
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'taskd-bench-start-'));
+  const embeddedEnv = {
+    DATABASE_URL: undefined,
+    DATA_DIR: dataDir,
+    EMBEDDED_PG_PORT: String(await freePort()),
+  };
+  const onFreshDatabase = async (command: 'npm start' | 'node dist/main.js') => {
+    const db = await createDatabase('start');
+    try {
+      return await timeStart({ command, env: { DATABASE_URL: db.url } });
+    } finally {
+      await dropDatabase(db.name);
+    }
+  };
+  const existing = await createDatabase('start_existing');
+  try {
+    log('start: creating the embedded data dir (unmeasured)');
+    await timeStart({ command: 'npm start', env: embeddedEnv, timeoutMs: 180_000 });
+    log('start: migrating the database of the restarts, warming up (unmeasured)');
+    await timeStart({ command: 'npm start', env: { DATABASE_URL: existing.url } });
+    const out: StartResult[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const round = {
+        npm: await onFreshDatabase('npm start'),
+        npmRestart: await timeStart({ command: 'npm start', env: { DATABASE_URL: existing.url } }),
+        direct: await onFreshDatabase('node dist/main.js'),
+        embedded: await timeStart({ command: 'npm start', env: embeddedEnv }),
+      };
+      log(`start: round ${i + 1}/${rounds}: ${JSON.stringify(round)}`);
+      out.push(round);
+    }
+    return out;
+  } finally {
+    // Each start stopped its embedded server; one left behind by a failed start is stopped here (fast shutdown).
+    const pid = await postmasterPid(dataDir);
+    if (pid) {
+      process.kill(pid, 'SIGINT');
+      await waitFor(
+        'the embedded PostgreSQL to stop',
+        async () => ((await postmasterPid(dataDir)) === undefined ? true : undefined),
+        30_000,
+        100,
+      );
+    }
+    await rm(dataDir, { recursive: true, force: true });
+    await dropDatabase(existing.name);
   }
 }

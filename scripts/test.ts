@@ -1,6 +1,7 @@
 /**
- * `npm test` (and `npm run test:faults`): builds the service, finds a PostgreSQL server for the tests, runs
- * node's test runner over the suite, and cleans up.
+ * `npm test` (and `npm run test:faults`): builds the service if its sources changed (scripts/build-if-stale.mjs,
+ * as `npm start` does), finds a PostgreSQL server for the tests, runs node's test runner over the suite, and
+ * cleans up.
  *
  * The server: TASKD_TEST_DATABASE_URL if set; else the machine's PostgreSQL on 127.0.0.1:5432 if it answers;
  * else an embedded PostgreSQL started here in .tmp/ and stopped at the end. Each test file creates its own
@@ -45,7 +46,7 @@ async function reachable(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<number> {
-  const build = spawnSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  const build = spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { stdio: 'inherit' });
   if (build.status !== 0) return build.status ?? 1;
 
   // TASKD_TEST_DATABASE_URL=embedded forces the embedded server, to check the suite on a machine without one.

@@ -1,15 +1,25 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { log, procMemory, sleep } from './util.js';
+import { freePort, log, procMemory, sleep } from './util.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MEMPROBE = fileURLToPath(new URL('./memprobe.mjs', import.meta.url));
 
 const live = new Set<ChildProcess>();
+/** Process groups of `npm start` runs (npm, its shell and the service), by the group leader's pid. */
+const liveGroups = new Set<number>();
 // A benchmark that stops early takes its services with it.
 process.once('exit', () => {
   for (const proc of live) proc.kill('SIGKILL');
+  for (const pgid of liveGroups) {
+    try {
+      process.kill(-pgid, 'SIGKILL');
+    } catch {
+      // Gone already.
+    }
+  }
 });
 
 export interface MemSample {
@@ -121,5 +131,108 @@ export class Service {
       return this.exited;
     }
     return code;
+  }
+}
+
+/**
+ * The environment of a user's shell: the bench's own, without what `npm run bench` adds to it (npm_* variables,
+ * node_modules/.bin on PATH) and without LOG_LEVEL, so the service logs at its default level.
+ */
+function userEnv(overrides: Record<string, string | undefined>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^npm_/i.test(k) || k === 'INIT_CWD' || k === 'LOG_LEVEL') continue;
+    env[k] = v;
+  }
+  env.PATH = (process.env.PATH ?? '')
+    .split(path.delimiter)
+    .filter((p) => !p.includes(`${path.sep}node_modules${path.sep}.bin`))
+    .join(path.delimiter);
+  for (const [k, v] of Object.entries(overrides)) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  return env;
+}
+
+export interface StartTiming {
+  /** Spawn → the service's "listening" log line, as the bench reads it from the pipe. */
+  listeningMs: number;
+  /** Spawn → the first 200 answer of GET /readyz (polled every 10 ms from the spawn on). */
+  readyMs: number;
+}
+
+/**
+ * Starts the service the way a user does — `npm start` in the package root (or `node dist/main.js`, to see what
+ * npm and the build check add) — in a process group of its own, times it until GET /readyz answers 200, and
+ * stops it as Ctrl-C in a terminal would: a signal to the whole group (npm's shell does not pass SIGTERM on).
+ * Fails if the start compiled the service: only a start on a fresh build is measured.
+ */
+export async function timeStart(options: {
+  command: 'npm start' | 'node dist/main.js';
+  /** Set, or with undefined removed, on top of the user's environment; PORT and HOST are chosen here. */
+  env: Record<string, string | undefined>;
+  timeoutMs?: number;
+}): Promise<StartTiming> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const port = await freePort();
+  const env = userEnv({ HOST: '127.0.0.1', ...options.env, PORT: String(port) });
+  const [file, args] =
+    options.command === 'npm start' ? ['npm', ['start']] : [process.execPath, ['dist/main.js']];
+  const t0 = performance.now();
+  const proc = spawn(file, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const pgid = proc.pid as number;
+  liveGroups.add(pgid);
+  let stderr = '';
+  let listeningMs = Number.NaN;
+  let compiled = false;
+  createInterface({ input: proc.stderr! }).on('line', (line) => {
+    if (line.includes('build-if-stale:') && line.includes('compiling')) compiled = true;
+    stderr = (stderr + line + '\n').slice(-4000);
+  });
+  createInterface({ input: proc.stdout! }).on('line', (line) => {
+    if (Number.isNaN(listeningMs) && line.includes('"msg":"listening"')) listeningMs = performance.now() - t0;
+  });
+  // 'close': every process of the group holding the pipes (npm, its shell, the service) has gone.
+  let closed = false;
+  const whenClosed = new Promise<void>((resolve) =>
+    proc.once('close', () => {
+      closed = true;
+      liveGroups.delete(pgid);
+      resolve();
+    }),
+  );
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+    } catch {
+      // Gone already.
+    }
+  };
+  try {
+    let readyMs = Number.NaN;
+    while (Number.isNaN(readyMs)) {
+      if (closed) throw new Error(`${options.command} exited before it was ready: ${stderr}`);
+      if (performance.now() - t0 > timeoutMs)
+        throw new Error(`${options.command} not ready within ${timeoutMs} ms: ${stderr}`);
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        if (res.status === 200) readyMs = performance.now() - t0;
+      } catch {
+        // Not listening yet.
+      }
+      if (Number.isNaN(readyMs)) await sleep(10);
+    }
+    if (compiled) throw new Error(`${options.command} compiled the service; measure a fresh build only`);
+    return { listeningMs, readyMs };
+  } finally {
+    signal('SIGTERM');
+    const stopped = await Promise.race([whenClosed.then(() => true), sleep(30_000).then(() => false)]);
+    if (!stopped) {
+      log(`${options.command} (group ${pgid}) did not stop within 30 s; killing it`);
+      signal('SIGKILL');
+      await whenClosed;
+    }
   }
 }

@@ -1,5 +1,7 @@
 /** Small helpers shared by the benchmark: statistics, timing, bounded waiting. */
 
+import { createServer } from 'node:net';
+
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Nearest-rank percentile of an unsorted sample; NaN for an empty one. */
@@ -96,4 +98,18 @@ export async function procMemory(pid: number): Promise<{ rss: number; hwm: numbe
   } catch {
     return undefined;
   }
+}
+
+/** A TCP port that was free a moment ago (for a server whose port must be known before it logs one). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
 }
