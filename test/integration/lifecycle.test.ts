@@ -30,9 +30,13 @@ async function rowsOf(db: TestDatabase, ids: string[]) {
     result: string;
     attempt: number;
     owner: string | null;
-  }>('SELECT id, state::text, failure, result, attempt, owner FROM taskd.tasks WHERE id = ANY($1::uuid[])', [
-    ids,
-  ]);
+    started_ms: number | null;
+  }>(
+    `SELECT id, state::text, failure, result, attempt, owner,
+            (extract(epoch FROM started_at) * 1000)::float8 AS started_ms
+     FROM taskd.tasks WHERE id = ANY($1::uuid[])`,
+    [ids],
+  );
   return rows;
 }
 
@@ -81,9 +85,17 @@ describe('task lifecycle in real server processes', () => {
       assert.equal(r.failure, 'shutdown');
       assert.equal(r.result, 'failed: the server shut down before the task finished');
     }
+    // The grace period starts once claiming stopped. A completed task's handler ended within it: it started
+    // (no earlier than its claim) and ran for the time its Result states, and that end lies before the grace
+    // period's end (50 ms for timer and clock granularity).
+    const stoppedAt = s.logs.find((l) => l.event === 'engine.stopped_claiming')?.time as number;
     for (const r of completed) {
       const ms = Number(/in (\d+) ms$/.exec(r.result)?.[1]);
-      assert.ok(ms <= grace + 500, `completed task ran ${ms} ms, longer than the grace period`);
+      const endedAt = r.started_ms! + ms;
+      assert.ok(
+        endedAt <= stoppedAt + grace + 50,
+        `a task that ended ${Math.round(endedAt - stoppedAt)} ms after claiming stopped completed (grace ${grace} ms)`,
+      );
     }
     // With durations spread over 0..4000 ms and 1500 ms of grace, both outcomes occur.
     assert.ok(
