@@ -13,6 +13,8 @@ export const API_ERRORS = {
   NOT_FOUND: { status: 404, message: 'Not found' },
   METHOD_NOT_ALLOWED: { status: 405, message: 'Method not allowed' },
   BAD_REQUEST: { status: 400, message: 'Bad request' },
+  REQUEST_TIMEOUT: { status: 408, message: 'Request timeout' },
+  HEADERS_TOO_LARGE: { status: 431, message: 'Request headers too large' },
   SHUTTING_DOWN: { status: 503, message: 'Service is shutting down' },
   DATABASE_UNAVAILABLE: { status: 503, message: 'Service unavailable: database unreachable' },
   NOT_READY: { status: 503, message: 'Service unavailable: not ready' },

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import Fastify, {
   LogController,
   type FastifyBaseLogger,
@@ -57,6 +59,32 @@ function requestTimeoutOptions(requestTimeoutMs: number) {
   };
 }
 
+/**
+ * Answers a request that Node's HTTP parser gave up on before any route could see it (too slow, headers too
+ * large, bytes that are not HTTP), in the API's own `{"error": ...}` shape rather than Fastify's, then closes
+ * the connection, as Node itself would.
+ */
+function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, socket: Duplex): void {
+  // A connection reset by the client: there is nobody left to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const code: ApiErrorCode =
+    err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? 'REQUEST_TIMEOUT'
+      : err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'HEADERS_TOO_LARGE'
+        : 'BAD_REQUEST';
+  const { status, message } = API_ERRORS[code];
+  const body = JSON.stringify({ error: message });
+  this.log.debug({ err: { message: err.message, code: err.code } }, 'client error');
+  if (socket.writable) {
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 /** Fastify's own error codes that mean "the client sent something malformed". */
@@ -88,6 +116,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // JSON): Fastify's built-in 503 has a body of another shape.
     return503OnClosing: false,
     forceCloseConnections: 'idle',
+    clientErrorHandler,
     // Fastify turns Node's request timeout off by default, so a client that sends its headers or body slowly
     // (or never finishes) would hold its connection forever. No socket inactivity timeout (connectionTimeout)
     // is set: it would also cut answers that are slow on purpose.

@@ -57,7 +57,7 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 function assertRequestTimeout(received: string): void {
   assert.match(received, /^HTTP\/1\.1 408 /, `expected a 408, got ${JSON.stringify(received)}`);
   const body = JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as Record<string, unknown>;
-  assert.equal(typeof body.error, 'string');
+  assert.deepEqual(body, { error: 'Request timeout' }, "the API's own error shape");
   assert.ok(!received.includes(' at '), 'no stack trace');
 }
 
@@ -105,6 +105,21 @@ describe('request and keep-alive timeouts', () => {
       server.logs.filter((l) => l.level >= 40),
       [],
     );
+  });
+
+  test('requests Node cannot parse get the API’s own JSON errors, and their connection is closed', async () => {
+    const huge = await connect(
+      `GET /healthz HTTP/1.1\r\nHost: taskd\r\nX-Big: ${'x'.repeat(20_000)}\r\n\r\n`,
+    );
+    const garbage = await connect('NOT HTTP AT ALL\r\n\r\n');
+    const bodyOf = (received: string) =>
+      JSON.parse(received.slice(received.indexOf('\r\n\r\n') + 4)) as unknown;
+    const tooLarge = await within(huge.closed, CLOSE_WITHIN_MS, 'oversized headers answered');
+    assert.match(tooLarge, /^HTTP\/1\.1 431 /);
+    assert.deepEqual(bodyOf(tooLarge), { error: 'Request headers too large' });
+    const bad = await within(garbage.closed, CLOSE_WITHIN_MS, 'garbage answered');
+    assert.match(bad, /^HTTP\/1\.1 400 /);
+    assert.deepEqual(bodyOf(bad), { error: 'Bad request' });
   });
 
   test('the timeout ends once the request has arrived: an answer slower than it is not cut', async () => {
