@@ -6,7 +6,9 @@ import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { TaskStore, type SettleRow, type StatementOptions } from '../../src/db/store.js';
 import { EventBus, type TaskdEvents } from '../../src/events/bus.js';
+import { TaskService } from '../../src/domain/task-service.js';
 import { Settler } from '../../src/engine/settler.js';
+import { buildServer } from '../../src/http/server.js';
 import { HandlerRegistry } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { Maintenance } from '../../src/maintenance/maintenance.js';
@@ -240,6 +242,24 @@ describe('hardened engine, in process, on a real database', () => {
     const s = await stack(new HandlerRegistry(), { store: new BrokenStore(pool) });
     await waitFor('given up', () => s.fatal.length === 1, { timeoutMs: 20_000 });
     assert.equal(s.engine.healthy, false);
+    // Readiness says so: an orchestrator stops sending traffic (and the process is stopping anyway).
+    const service = new TaskService(store, s.bus, {
+      defaultHandler: 'noop',
+      defaultTimeoutMs: 1000,
+      maxTaskLength: 10,
+    });
+    service.addReadinessCheck(() => (s.engine.healthy ? undefined : 'the task engine is not running'));
+    const app = await buildServer({ service, log, bodyLimitBytes: 1 << 20 });
+    try {
+      const res = await app.inject({ method: 'GET', url: '/readyz' });
+      assert.equal(res.statusCode, 503);
+      assert.deepEqual(res.json(), {
+        error: 'Service unavailable: not ready',
+        detail: 'the task engine is not running',
+      });
+    } finally {
+      await app.close();
+    }
   });
 
   test('a handler may return a plain value or throw before returning a promise', async () => {
