@@ -110,8 +110,8 @@ async function checkConnectionCapacity(store: TaskStore, config: Config, log: Lo
  */
 export async function startApp(config: Config, log: Logger, options: StartOptions = {}): Promise<App> {
   const signal = options.signal ?? new AbortController().signal;
-  const releases: { name: string; release: () => Promise<void> }[] = [];
-  const acquire = (name: string, release: () => Promise<void>) => releases.push({ name, release });
+  const releases: { name: string; release: () => void | Promise<void> }[] = [];
+  const acquire = (name: string, release: () => void | Promise<void>) => releases.push({ name, release });
   const releaseAll = async () => {
     for (const { name, release } of releases.splice(0).reverse()) {
       try {
@@ -127,7 +127,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
 
   const bus = new EventBus((event, err) => log.error({ err, event }, 'event listener failed'));
   const stopLogging = logEvents(bus, log);
-  acquire('event log', async () => stopLogging());
+  acquire('event log', stopLogging);
 
   try {
     let databaseUrl = config.DATABASE_URL;

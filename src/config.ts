@@ -220,7 +220,7 @@ export const configSchema = {
     doc: 'The window of RATE_LIMIT_MAX.',
   },
   TRUST_PROXY: {
-    default: false as TrustProxy,
+    default: false,
     parse: trustProxy,
     doc: 'Proxies whose X-Forwarded-For names the client: true (any peer), or comma-separated addresses or CIDRs.',
   },

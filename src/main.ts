@@ -87,4 +87,8 @@ async function main(): Promise<void> {
   if (starting.signal.aborted) stop(exitCode);
 }
 
-void main();
+// Only a failure before the logger and the rejection handler exist gets here: say it and exit 1, as Node would.
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

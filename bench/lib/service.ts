@@ -85,7 +85,7 @@ export class Service {
     proc.once('exit', () => live.delete(proc));
     const mem: MemSample[] = [];
     let stderrTail = '';
-    createInterface({ input: proc.stderr! }).on('line', (line) => {
+    createInterface({ input: proc.stderr }).on('line', (line) => {
       if (line.startsWith('{"memprobe"')) {
         try {
           mem.push((JSON.parse(line) as { memprobe: MemSample }).memprobe);
@@ -99,7 +99,7 @@ export class Service {
         () => reject(new Error(`service did not listen within 60 s: ${stderrTail}`)),
         60_000,
       );
-      const rl = createInterface({ input: proc.stdout! });
+      const rl = createInterface({ input: proc.stdout });
       let listening = false;
       rl.on('line', (line) => {
         if (!listening && line.includes('"msg":"listening"')) {
@@ -186,11 +186,11 @@ export async function timeStart(options: {
   let stderr = '';
   let listeningMs = Number.NaN;
   let compiled = false;
-  createInterface({ input: proc.stderr! }).on('line', (line) => {
+  createInterface({ input: proc.stderr }).on('line', (line) => {
     if (line.includes('build-if-stale:') && line.includes('compiling')) compiled = true;
     stderr = (stderr + line + '\n').slice(-4000);
   });
-  createInterface({ input: proc.stdout! }).on('line', (line) => {
+  createInterface({ input: proc.stdout }).on('line', (line) => {
     if (Number.isNaN(listeningMs) && line.includes('"msg":"listening"')) listeningMs = performance.now() - t0;
   });
   // 'close': every process of the group holding the pipes (npm, its shell, the service) has gone.

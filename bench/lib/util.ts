@@ -36,7 +36,7 @@ export function spread(values: readonly number[]): Spread {
 /** Polls `check` every `everyMs` until it returns a value other than undefined, or throws after `timeoutMs`. */
 export async function waitFor<T>(
   what: string,
-  check: () => Promise<T | undefined>,
+  check: () => T | undefined | Promise<T | undefined>,
   timeoutMs: number,
   everyMs = 50,
 ): Promise<T> {

@@ -133,7 +133,7 @@ async function pgBoss(databaseUrl: string, concurrency: number): Promise<Adapter
   };
 }
 
-async function bullmq(concurrency: number): Promise<Adapter> {
+function bullmq(concurrency: number): Adapter {
   // An ESM process must hand BullMQ constructed ioredis clients; one for the queue, one for the worker.
   const connect = () => new Redis({ host: '127.0.0.1', port: 6379, maxRetriesPerRequest: null });
   const connection = connect();
@@ -185,7 +185,7 @@ function adapter(peer: string, databaseUrl: string | undefined, concurrency: num
     case 'pg-boss':
       return pgBoss(databaseUrl!, concurrency);
     case 'bullmq':
-      return bullmq(concurrency);
+      return Promise.resolve(bullmq(concurrency));
     default:
       throw new Error(`unknown peer ${peer}`);
   }
@@ -222,9 +222,10 @@ async function main(): Promise<void> {
     await a.enqueueMany(args.jobs!);
     let first = 0;
     let done = 0;
-    await a.startWorker(DRAIN_CONCURRENCY, async () => {
+    await a.startWorker(DRAIN_CONCURRENCY, () => {
       if (first === 0) first = performance.now();
       done++;
+      return Promise.resolve();
     });
     await waitFor('drain', async () => ((await a.remaining()) === 0 ? true : undefined), 300_000, 20);
     const end = performance.now();
@@ -234,9 +235,10 @@ async function main(): Promise<void> {
     const a = await adapter(peer, args.databaseUrl, DRAIN_CONCURRENCY);
     const startedAt = new Map<number, number>();
     const waiters = new Map<number, () => void>();
-    await a.startWorker(DRAIN_CONCURRENCY, async ({ i }) => {
+    await a.startWorker(DRAIN_CONCURRENCY, ({ i }) => {
       startedAt.set(i, performance.now());
       waiters.get(i)?.();
+      return Promise.resolve();
     });
     const latencies: number[] = [];
     for (let i = 0; i < args.count! + 10; i++) {
@@ -280,7 +282,7 @@ async function main(): Promise<void> {
     });
     const allStarted = await waitFor(
       'all started',
-      async () => (maxRunning === jobs ? true : undefined),
+      () => (maxRunning === jobs ? true : undefined),
       args.waitMs! + 60_000,
       100,
     )

@@ -6,5 +6,5 @@ import { simulateHandler } from './simulate.js';
 export function builtInHandlers(config: Config): HandlerRegistry {
   return new HandlerRegistry()
     .register(DEFAULT_HANDLER, simulateHandler(config.SIMULATE_MIN_MS, config.SIMULATE_MAX_MS))
-    .register('noop', async () => 'ok');
+    .register('noop', () => 'ok');
 }

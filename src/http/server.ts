@@ -106,8 +106,10 @@ const MALFORMED_REQUEST_CODES = new Set([
  */
 export async function buildServer(options: ServerOptions): Promise<FastifyInstance> {
   const { service, log } = options;
+  // Typed as Fastify's logger interface so that the instance is the plain FastifyInstance the routes take.
+  const loggerInstance: FastifyBaseLogger = log;
   const app = Fastify({
-    loggerInstance: log as FastifyBaseLogger,
+    loggerInstance,
     logController: new LogController({ disableRequestLogging: true, requestIdLogLabel: 'request_id' }),
     bodyLimit: options.bodyLimitBytes,
     genReqId: () => randomUUID(),

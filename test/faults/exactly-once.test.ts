@@ -56,7 +56,9 @@ describe('fault: exactly once under contention (3 processes, 20,000 tasks)', () 
       () => cluster.logs((l) => isStatusChange(l) && l.status === 'completed').length >= TASKS,
       { timeoutMs: 10_000 },
     ).catch(() => undefined);
-    rows = (await db.pool.query('SELECT id, state::text, attempt, owner FROM taskd.tasks')).rows;
+    rows = (
+      await db.pool.query<(typeof rows)[number]>('SELECT id, state::text, attempt, owner FROM taskd.tasks')
+    ).rows;
 
     const started = cluster.logs(isStarted);
     const perProcess = cluster.processes.map((p) => p.logs.filter(isStarted).length);

@@ -117,11 +117,11 @@ describe('fault: soak (two minutes of steady load)', () => {
       { timeoutMs: 15_000 },
     ).catch(() => undefined);
     vacuums = (
-      await pool.query(
+      await pool.query<typeof vacuums>(
         `SELECT autovacuum_count::int, last_autovacuum::text FROM pg_stat_user_tables
          WHERE relid = 'taskd.tasks'::regclass`,
       )
-    ).rows[0];
+    ).rows[0]!;
 
     // Averages over a window, at the start (after the warm-up) and at the end, per process.
     const window = (from: number, to: number) => samples.filter((s) => s.at >= from && s.at < to);

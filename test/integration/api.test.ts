@@ -96,7 +96,8 @@ describe('the original API, on a real server process', () => {
   });
 
   test('malformed creates → 400 {"error":"Invalid task data"} and nothing is stored', async () => {
-    const before = (await db.pool.query('SELECT count(*)::int AS n FROM taskd.tasks')).rows[0].n as number;
+    const before = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM taskd.tasks')).rows[0]!
+      .n;
     const cases: { body: string; type?: string }[] = [
       { body: 'not json' },
       { body: '{"task": ' },
@@ -125,8 +126,8 @@ describe('the original API, on a real server process', () => {
       assert.equal(res.status, 400, `${c.type ?? 'json'}: ${c.body.slice(0, 40)}`);
       assert.deepEqual(await res.json(), { error: 'Invalid task data' });
     }
-    const afterCount = (await db.pool.query('SELECT count(*)::int AS n FROM taskd.tasks')).rows[0]
-      .n as number;
+    const afterCount = (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM taskd.tasks'))
+      .rows[0]!.n;
     assert.equal(afterCount, before);
   });
 

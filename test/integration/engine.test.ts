@@ -110,9 +110,7 @@ describe('engine, in process, on a real database', () => {
   });
 
   test('a thrown error fails the task with its message; an unknown handler fails it too', async () => {
-    const handlers = new HandlerRegistry().register('throws', async () => {
-      throw new Error('boom');
-    });
+    const handlers = new HandlerRegistry().register('throws', () => Promise.reject(new Error('boom')));
     await startEngine(handlers);
     const [thrower] = await insert(1, 'throws');
     const [orphan] = await insert(1, 'nobody');
@@ -206,7 +204,7 @@ describe('engine, in process, on a real database', () => {
 
   test('a notification wakes an idle worker at once, long before its poll', async () => {
     await startEngine(
-      new HandlerRegistry().register('woken', async () => 'ok'),
+      new HandlerRegistry().register('woken', () => 'ok'),
       { pollIntervalMs: 60_000 },
     );
     // Once a first task is done, the loop is idle, waiting on its 60 s poll.
@@ -218,7 +216,7 @@ describe('engine, in process, on a real database', () => {
 
   test('without a notification, the poll still finds new tasks', async () => {
     await startEngine(
-      new HandlerRegistry().register('polled', async () => 'ok'),
+      new HandlerRegistry().register('polled', () => 'ok'),
       { pollIntervalMs: 200 },
     );
     const [first] = await insert(1, 'polled');

@@ -116,7 +116,10 @@ describe('hardened engine, in process, on a real database', () => {
           name: 'count',
           everyMs: 50,
           firstAfterMs: 0,
-          run: async () => void runs.set(s.workerId, (runs.get(s.workerId) ?? 0) + 1),
+          run: () => {
+            runs.set(s.workerId, (runs.get(s.workerId) ?? 0) + 1);
+            return Promise.resolve();
+          },
         },
       ]);
     const ma = jobsOf(a);

@@ -61,7 +61,7 @@ function unquote(cell: string): string {
 
 const CONFIG_HEADER = ['Variable', 'Default', 'Meaning'] as const;
 
-function defaultCell(value: unknown): string {
+function defaultCell(value: (typeof configSchema)[keyof typeof configSchema]['default']): string {
   return value === undefined ? 'unset' : `\`${String(value)}\``;
 }
 

@@ -6,7 +6,7 @@ import type { TaskService } from '../../domain/task-service.js';
  * draining for shutdown, the database answers, and its engine runs (see TaskService.checkReady).
  */
 export function healthRoutes(app: FastifyInstance, service: TaskService): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', () => ({ status: 'ok' }));
 
   app.get('/readyz', async () => {
     await service.checkReady();

@@ -24,7 +24,7 @@ export class Cluster {
   async start(): Promise<this> {
     // One first, so that it runs the migrations while the others wait for nothing.
     await this.startSlot(0);
-    await Promise.all(this.slots.map((_, i) => (i === 0 ? undefined : this.startSlot(i))));
+    await Promise.all(this.slots.slice(1).map((_, i) => this.startSlot(i + 1)));
     return this;
   }
 
