@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Lifeline } from '../../src/db/lifeline.js';
 import { TaskStore } from '../../src/db/store.js';
@@ -95,4 +96,25 @@ export class EngineStack {
     await this.notifier.stop();
     await this.lifeline?.close();
   }
+}
+
+/** Inserts `n` queued tasks for `handler` straight through the store; returns their ids. */
+export async function insertTasks(
+  store: TaskStore,
+  n: number,
+  handler: string,
+  timeoutMs = 60_000,
+): Promise<string[]> {
+  const tasks = Array.from({ length: n }, () => ({ id: randomUUID(), handler, input: 'x', timeoutMs }));
+  await store.taskInsertMany(tasks);
+  return tasks.map((t) => t.id);
+}
+
+/** A task's state, failure kind and Result, as stored. */
+export async function taskRow(pool: pg.Pool, id: string) {
+  const { rows } = await pool.query<{ state: string; failure: string | null; result: string }>(
+    'SELECT state::text, failure, result FROM taskd.tasks WHERE id = $1',
+    [id],
+  );
+  return rows[0];
 }

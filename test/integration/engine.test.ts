@@ -10,7 +10,7 @@ import { TaskAbort } from '../../src/engine/abort.js';
 import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, taskStates, type TestDatabase } from '../helpers/db.js';
-import { EngineStack, type StackOptions } from '../helpers/engine.js';
+import { EngineStack, insertTasks, taskRow, type StackOptions } from '../helpers/engine.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
@@ -70,19 +70,9 @@ describe('engine, in process, on a real database', () => {
     return stack;
   }
 
-  async function insert(n: number, handler: string, timeoutMs = 60_000): Promise<string[]> {
-    const tasks = Array.from({ length: n }, () => ({ id: randomUUID(), handler, input: 'x', timeoutMs }));
-    await store.taskInsertMany(tasks);
-    return tasks.map((t) => t.id);
-  }
-
-  async function row(id: string) {
-    const { rows } = await pool.query<{ state: string; failure: string | null; result: string }>(
-      'SELECT state::text, failure, result FROM taskd.tasks WHERE id = $1',
-      [id],
-    );
-    return rows[0];
-  }
+  const insert = (n: number, handler: string, timeoutMs = 60_000) =>
+    insertTasks(store, n, handler, timeoutMs);
+  const row = (id: string) => taskRow(pool, id);
 
   test('a handler that ignores its signal is failed at the deadline, and its late result is discarded', async () => {
     let lateReturn!: () => void;

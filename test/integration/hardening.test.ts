@@ -14,7 +14,7 @@ import { createLogger } from '../../src/logger.js';
 import { Maintenance } from '../../src/maintenance/maintenance.js';
 import { sweepRetention } from '../../src/maintenance/retention.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { EngineStack, type StackOptions } from '../helpers/engine.js';
+import { EngineStack, insertTasks, taskRow, type StackOptions } from '../helpers/engine.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
@@ -48,19 +48,9 @@ describe('hardened engine, in process, on a real database', () => {
     return s;
   }
 
-  async function insert(n: number, handler: string, timeoutMs = 60_000): Promise<string[]> {
-    const tasks = Array.from({ length: n }, () => ({ id: randomUUID(), handler, input: 'x', timeoutMs }));
-    await store.taskInsertMany(tasks);
-    return tasks.map((t) => t.id);
-  }
-
-  async function row(id: string) {
-    const { rows } = await pool.query<{ state: string; failure: string | null; result: string }>(
-      'SELECT state::text, failure, result FROM taskd.tasks WHERE id = $1',
-      [id],
-    );
-    return rows[0];
-  }
+  const insert = (n: number, handler: string, timeoutMs = 60_000) =>
+    insertTasks(store, n, handler, timeoutMs);
+  const row = (id: string) => taskRow(pool, id);
 
   function collect<E extends keyof TaskdEvents>(s: EngineStack, event: E): TaskdEvents[E][] {
     const seen: TaskdEvents[E][] = [];
