@@ -17,6 +17,7 @@ import { buildServer } from './http/server.js';
 import { Backoff, pause } from './lifecycle/backoff.js';
 import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance/maintenance.js';
+import { promoteDue } from './maintenance/promoter.js';
 import { reap } from './maintenance/reaper.js';
 import { sweepRetention } from './maintenance/retention.js';
 import { Notifier } from './notify/notifier.js';
@@ -167,7 +168,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     notifier.start();
     acquire('notifier', () => notifier.stop());
 
-    const heartbeat = new Heartbeat(store, config.LEASE_MS, bus, config.WORKER_CONCURRENCY);
+    const backoff = { baseMs: config.RETRY_BACKOFF_BASE_MS, maxMs: config.RETRY_BACKOFF_MAX_MS };
+    const heartbeat = new Heartbeat(store, config.LEASE_MS, bus, config.WORKER_CONCURRENCY, backoff);
     await heartbeat.start();
     // Deregisters at the end if the engine did not (an API-only process, or a start that failed later on).
     acquire('worker registration', async () => void (await heartbeat.deregister(5000)));
@@ -179,8 +181,10 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         name: 'reaper',
         everyMs: Math.max(250, Math.floor(config.LEASE_MS / 4)),
         firstAfterMs: 0,
-        run: (s) => reap(store, heartbeat.workerId, bus, s),
+        run: (s) => reap(store, heartbeat.workerId, backoff, bus, s),
       },
+      // Scheduled tasks (delayed, or waiting for a retry) become runnable when their time comes.
+      { name: 'promoter', everyMs: 250, firstAfterMs: 0, run: (s) => promoteDue(store, s) },
       ...(config.RETENTION_DAYS > 0
         ? [
             {
@@ -242,7 +246,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         concurrency: config.WORKER_CONCURRENCY,
         leaseMs: config.LEASE_MS,
         pollIntervalMs: config.POLL_INTERVAL_MS,
-        limits: { maxResultBytes: config.MAX_RESULT_BYTES },
+        limits: { maxResultBytes: config.MAX_RESULT_BYTES, backoff },
         onFatal: (err) => options.onFatal?.(err),
       });
       e.start();

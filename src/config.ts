@@ -179,6 +179,16 @@ export const configSchema = {
     parse: int(1, 10_000_000),
     doc: 'Longest accepted `task` string, in characters.',
   },
+  RETRY_BACKOFF_BASE_MS: {
+    default: 1000,
+    parse: int(1, 86_400_000),
+    doc: 'Retries wait a random time up to RETRY_BACKOFF_BASE_MS · 2^(retry-1) (full jitter), unless the task sets its own.',
+  },
+  RETRY_BACKOFF_MAX_MS: {
+    default: 3_600_000,
+    parse: int(1, 604_800_000),
+    doc: 'The longest wait between two runs of a task, however many retries it has had.',
+  },
   MAX_RESULT_BYTES: {
     default: 1_048_576,
     parse: int(1024, 100_000_000),

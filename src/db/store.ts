@@ -1,8 +1,9 @@
 import type pg from 'pg';
-import type { Decision } from '../domain/outcome.js';
-import type { ClaimedTask, TaskState, TaskView } from '../domain/task.js';
+import type { Decision, LostRunDecision } from '../domain/outcome.js';
+import type { ClaimedTask, FailureKind, TaskState, TaskView } from '../domain/task.js';
+import { DbUnavailableError } from './errors.js';
 import type { Lifeline } from './lifeline.js';
-import { execute, type ExecuteOptions } from './pool.js';
+import { execute, runWithDeadline, type ExecuteOptions } from './pool.js';
 
 /**
  * The task store: every SQL statement the service runs, and nothing else. Each statement is named (the name is
@@ -19,6 +20,8 @@ export const TASK_CREATED_CHANNEL = 'taskd_task_created';
  */
 export const CHANNELS = {
   taskCreated: TASK_CREATED_CHANNEL,
+  /** A running task was cancelled: whichever process runs it aborts its handler. Payload: the task id. */
+  taskCancelled: 'taskd_task_cancelled',
   /** Each process sends itself a notification now and then, to prove the connection still delivers. */
   selfCheck: 'taskd_notifier_check',
 } as const;
@@ -29,13 +32,64 @@ export const LISTENER_SQL = {
   selfCheck: `SELECT pg_notify('${CHANNELS.selfCheck}', $1)`,
 };
 
+/** A timestamp as the API shows it: RFC 3339, UTC, microseconds. */
+const iso = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
+
 /**
- * How every statement that ends a run writes its decision (domain/outcome.ts): the final state, why it failed,
- * the Result text, and when. One fragment, so that the four ways a run can end (its own outcome, a lost worker,
- * an orphaned claim, shutdown) cannot drift apart. Placeholders only: the values always travel as parameters.
+ * How every statement that ends a run writes its decision (domain/outcome.ts). Each of them first works out, per
+ * run, a row `d` (id, state, failure, result, output, delay_ms) and locks the task; this one fragment then moves
+ * the task to `d.state` and appends the run to its history. One fragment, so that the four ways a run can end
+ * (its own outcome, a lost worker, an orphaned claim, shutdown) cannot drift apart. Placeholders only: the values
+ * always travel as parameters.
+ *
+ * - completed / failed: terminal, with `finished_at`; the Result text (and a v1 task's JSON output).
+ * - scheduled: retried after `delay_ms`; queued: back in the queue at once. Either way the claim's owner and
+ *   start are cleared, so that the next claim is a new run.
  */
-const finishRun = (state: string, failure: string, result: string) =>
-  `state = ${state}::taskd.task_state, failure = ${failure}, result = ${result}, finished_at = now()`;
+const endRun = `
+    state = d.state::taskd.task_state,
+    failure = CASE WHEN d.state = 'failed' THEN d.failure END,
+    result = CASE WHEN d.state IN ('completed', 'failed') THEN d.result ELSE t.result END,
+    output = CASE WHEN d.state = 'completed' THEN d.output::jsonb ELSE t.output END,
+    run_at = CASE WHEN d.state = 'scheduled' THEN now() + d.delay_ms * interval '1 millisecond' ELSE t.run_at END,
+    owner = CASE WHEN d.state IN ('scheduled', 'queued') THEN NULL ELSE t.owner END,
+    started_at = CASE WHEN d.state IN ('scheduled', 'queued') THEN NULL ELSE t.started_at END,
+    finished_at = CASE WHEN d.state IN ('completed', 'failed') THEN now() END,
+    history = t.history || jsonb_build_array(jsonb_build_object(
+      'attempt', t.attempt,
+      'worker_id', t.owner,
+      'started_at', ${iso('t.started_at')},
+      'finished_at', ${iso('now()')},
+      'outcome', CASE d.state WHEN 'scheduled' THEN 'retried' WHEN 'queued' THEN 'requeued' ELSE d.state END,
+      'error', CASE WHEN d.state = 'completed' THEN NULL
+                    ELSE jsonb_build_object('type', d.failure, 'message', d.result) END))`;
+
+/**
+ * The per-run decision of a LostRunDecision ($n = retry, $n+1 = failure, $n+2 = result, $n+3 = backoff base,
+ * $n+4 = backoff cap), for the columns of `d`: retried while the task has attempts left, failed otherwise.
+ */
+const lostRun = (n: number) => `
+    CASE WHEN $${n} <> 'never' AND t.attempt - t.attempt_base < t.max_attempts
+         THEN CASE $${n} WHEN 'later' THEN 'scheduled' ELSE 'queued' END
+         ELSE 'failed' END AS state,
+    $${n + 1}::text AS failure, $${n + 2}::text AS result, NULL::text AS output,
+    floor(random() * least(coalesce(t.backoff_max_ms, $${n + 4}),
+                           coalesce(t.backoff_base_ms, $${n + 3})
+                             * power(2, greatest(t.attempt - t.attempt_base - 1, 0)))) AS delay_ms`;
+
+/** A task as v1 presents it, every column the API shows, timestamps already in its format. */
+const RECORD = `t.id, t.handler AS kind, t.queue, t.state::text AS state,
+    coalesce(t.payload, to_jsonb(t.input)) AS input,
+    CASE WHEN t.state <> 'completed' THEN NULL WHEN t.payload IS NULL THEN to_jsonb(t.result) ELSE t.output END
+      AS result,
+    CASE WHEN t.failure IS NULL THEN NULL ELSE jsonb_build_object('type', t.failure, 'message', t.result) END AS error,
+    t.priority, t.attempt, t.max_attempts, t.attempt_base, t.timeout_ms, t.progress, t.idempotency_key,
+    t.callback_url, ${iso('t.created_at')} AS created_at, ${iso('coalesce(t.run_at, t.created_at)')} AS run_at,
+    ${iso('t.started_at')} AS started_at, ${iso('t.finished_at')} AS finished_at`;
+
+/** What a claim returns of each task: what the engine needs to run it, fence it and retry it. */
+const CLAIMED = `t.id, t.handler, coalesce(t.payload, to_jsonb(t.input)) AS input, t.payload IS NOT NULL AS json,
+    t.timeout_ms, t.attempt, t.max_attempts, t.attempt_base, t.backoff_base_ms, t.backoff_max_ms`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
@@ -56,10 +110,118 @@ const SQL = {
              - current_setting('superuser_reserved_connections')::int AS max_connections,
            (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS in_use`,
 
+  // The original API's view of any task: a v1 task's JSON input and result read as text (a string as it is,
+  // anything else as its JSON text); a task of the original API reads exactly as it was stored.
   taskGet: `
-    SELECT id, input, state, result,
-           to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at
+    SELECT id,
+           coalesce(input, CASE jsonb_typeof(payload) WHEN 'string' THEN payload #>> '{}' ELSE payload::text END)
+             AS input,
+           state,
+           CASE WHEN output IS NULL THEN result
+                WHEN jsonb_typeof(output) = 'string' THEN output #>> '{}'
+                ELSE output::text END AS result,
+           ${iso('created_at')} AS created_at
     FROM taskd.tasks WHERE id = $1`,
+
+  // v1 creates, a batch per statement like the original API's: all of the batch or none of it. A task with a
+  // future run_at starts `scheduled`. An idempotency key already taken makes the whole statement fail (unique
+  // violation): the service then looks the key up.
+  taskInsertManyV1: `
+    WITH inserted AS (
+      INSERT INTO taskd.tasks AS t (id, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
+                               backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
+      SELECT o.id, o.kind, o.input, o.timeout_ms, o.queue, o.priority,
+             coalesce(o.run_at, now()),
+             CASE WHEN o.run_at > now() THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
+             o.max_attempts, o.backoff_base_ms, o.backoff_max_ms, o.idempotency_key, o.fingerprint, o.callback_url
+      FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::int[], $7::timestamptz[],
+                  $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[])
+        AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms, backoff_max_ms,
+             idempotency_key, fingerprint, callback_url)
+      RETURNING ${RECORD}
+    ), woken AS (
+      SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted WHERE state = 'queued'
+      HAVING count(*) > 0
+    )
+    SELECT inserted.* FROM inserted LEFT JOIN woken ON true`,
+
+  taskGetRecord: `SELECT ${RECORD} FROM taskd.tasks t WHERE id = $1`,
+
+  taskGetByIdempotencyKey: `SELECT ${RECORD}, request_fingerprint FROM taskd.tasks t WHERE idempotency_key = $1`,
+
+  // Newest first, keyset-paginated on seq (the cursor is the last seq seen), filters optional.
+  taskList: `
+    SELECT ${RECORD}, seq FROM taskd.tasks t
+    WHERE ($1::taskd.task_state[] IS NULL OR state = ANY($1))
+      AND ($2::text IS NULL OR handler = $2)
+      AND ($3::text IS NULL OR queue = $3)
+      AND ($4::bigint IS NULL OR seq < $4)
+    ORDER BY seq DESC
+    LIMIT $5`,
+
+  taskHistory: `
+    SELECT history, attempt, owner, ${iso('started_at')} AS started_at, state::text AS state
+    FROM taskd.tasks WHERE id = $1`,
+
+  // Cancel: a task that has not ended ends now, as cancelled. A running one is ended in the database at once
+  // (its late outcome is then fenced off) and its runner is told to abort through the notification.
+  taskCancel: `
+    WITH before AS (
+      SELECT id, state FROM taskd.tasks WHERE id = $1 FOR UPDATE
+    ), cancelled AS (
+      UPDATE taskd.tasks t
+      SET state = 'cancelled', failure = 'cancelled', result = $2, finished_at = now(),
+          history = CASE WHEN before.state = 'running' THEN t.history || jsonb_build_array(jsonb_build_object(
+            'attempt', t.attempt, 'worker_id', t.owner, 'started_at', ${iso('t.started_at')},
+            'finished_at', ${iso('now()')}, 'outcome', 'cancelled',
+            'error', jsonb_build_object('type', 'cancelled', 'message', $2::text))) ELSE t.history END
+      FROM before
+      WHERE t.id = before.id AND before.state IN ('scheduled', 'queued', 'running')
+      RETURNING t.id
+    ), told AS (
+      SELECT pg_notify('${CHANNELS.taskCancelled}', before.id::text) FROM before
+      WHERE before.state = 'running' AND EXISTS (SELECT 1 FROM cancelled)
+    )
+    SELECT before.state::text AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled
+    FROM before LEFT JOIN told ON true`,
+
+  // Retry by hand: a failed or cancelled task is queued again; it may run max_attempts more times.
+  taskRetry: `
+    UPDATE taskd.tasks t
+    SET state = 'queued', failure = NULL, result = '', output = NULL, finished_at = NULL, owner = NULL,
+        started_at = NULL, run_at = now(), attempt_base = t.attempt
+    WHERE id = $1 AND state IN ('failed', 'cancelled')
+    RETURNING ${RECORD}`,
+
+  // Every queue that has tasks or settings, with its counts by state and the age of its oldest queued task.
+  queueList: `
+    WITH counts AS (
+      SELECT queue, state::text AS state, count(*)::int AS n FROM taskd.tasks GROUP BY queue, state
+    ), oldest AS (
+      SELECT queue, (extract(epoch FROM now() - min(created_at)) * 1000)::float8 AS age_ms
+      FROM taskd.tasks WHERE state = 'queued' GROUP BY queue
+    ), names AS (
+      SELECT queue AS name FROM counts UNION SELECT name FROM taskd.queues
+    )
+    SELECT n.name, coalesce(q.paused, false) AS paused, q.concurrency,
+           coalesce((SELECT jsonb_object_agg(c.state, c.n) FROM counts c WHERE c.queue = n.name), '{}') AS counts,
+           (SELECT age_ms FROM oldest o WHERE o.queue = n.name) AS oldest_queued_age_ms
+    FROM names n LEFT JOIN taskd.queues q ON q.name = n.name
+    ORDER BY n.name`,
+
+  // Sets a queue's pause and limit; a field left out ($3/$5 false) keeps its value. Notifies the claimers: a
+  // resumed or widened queue has work for them.
+  queueUpdate: `
+    WITH updated AS (
+      INSERT INTO taskd.queues AS q (name, paused, concurrency)
+      VALUES ($1, coalesce($2, false), CASE WHEN $4 THEN $3::int END)
+      ON CONFLICT (name) DO UPDATE
+        SET paused = coalesce($2, q.paused),
+            concurrency = CASE WHEN $4 THEN $3::int ELSE q.concurrency END,
+            updated_at = now()
+      RETURNING name
+    )
+    SELECT pg_notify('${TASK_CREATED_CHANNEL}', 'queue') FROM updated`,
 
   // The inner SELECT takes the row locks with SKIP LOCKED, so concurrent claimers pass over each other's rows
   // instead of queueing behind them, and the UPDATE changes only rows this claimer holds. The partial index
@@ -71,14 +233,42 @@ const SQL = {
     UPDATE taskd.tasks t
     SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
     WHERE t.id = ANY(ARRAY(
-      SELECT id FROM taskd.tasks
+      SELECT id FROM taskd.tasks c
       WHERE state = 'queued'
         AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-      ORDER BY seq
+        AND c.queue <> ALL(ARRAY(SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL))
+      ORDER BY priority DESC, seq
       LIMIT $2
       FOR UPDATE SKIP LOCKED
     ))
-    RETURNING t.id, t.handler, t.input, t.timeout_ms, t.attempt`,
+    RETURNING ${CLAIMED}`,
+
+  // The limited queues nobody else is claiming from right now, locked until the claim's transaction ends: the
+  // claimers of one limited queue take turns, so that each counts the running tasks the last one left.
+  queueLockLimited: `
+    SELECT name, concurrency FROM taskd.queues
+    WHERE concurrency IS NOT NULL AND NOT paused
+    ORDER BY name
+    FOR UPDATE SKIP LOCKED`,
+
+  // Within that transaction, a statement of its own (so that it sees what the claimers before committed).
+  queueRunningCount: `SELECT count(*)::int AS n FROM taskd.tasks WHERE state = 'running' AND queue = $1`,
+
+  taskClaimFromQueue: `
+    UPDATE taskd.tasks t
+    SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
+    WHERE t.id = ANY(ARRAY(
+      SELECT id FROM taskd.tasks c
+      WHERE state = 'queued' AND queue = $3
+        AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
+      ORDER BY priority DESC, seq
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING ${CLAIMED}`,
+
+  // Is there any limited queue at all? (The claim loop asks before it opens a transaction for them.)
+  queueAnyLimited: `SELECT EXISTS (SELECT 1 FROM taskd.queues WHERE concurrency IS NOT NULL AND NOT paused) AS any`,
 
   // Fenced by (owner, attempt, state = 'running'): a process that lost its lease, or a run that was already
   // failed by shutdown or by another process, changes nothing. Rows not returned were not written.
@@ -88,10 +278,10 @@ const SQL = {
   // The UPDATE then finds the locked rows through the primary key (`= ANY(ARRAY(...))`) rather than by
   // hashing the whole table.
   taskSettleMany: `
-    WITH target AS MATERIALIZED (
-      SELECT r.id, o.state, o.failure, o.result
-      FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[])
-        AS o(id, owner, attempt, state, failure, result)
+    WITH d AS MATERIALIZED (
+      SELECT r.id, o.state, o.failure, o.result, o.output, o.delay_ms
+      FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[])
+        AS o(id, owner, attempt, state, failure, result, output, delay_ms)
       CROSS JOIN LATERAL (
         SELECT id FROM taskd.tasks
         WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state = 'running'
@@ -99,9 +289,9 @@ const SQL = {
       ) r
     )
     UPDATE taskd.tasks t
-    SET ${finishRun('target.state', 'target.failure', 'target.result')}
-    FROM target
-    WHERE t.id = ANY(ARRAY(SELECT id FROM target)) AND t.id = target.id
+    SET ${endRun}
+    FROM d
+    WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
     RETURNING t.id`,
 
   workerRegister: `
@@ -136,14 +326,21 @@ const SQL = {
       DELETE FROM taskd.workers
       WHERE expires_at < now() AND id <> $1
       RETURNING id
-    ), failed AS (
+    ), d AS MATERIALIZED (
+      SELECT t.id, ${lostRun(2)}
+      FROM taskd.tasks t JOIN expired ON t.owner = expired.id
+      WHERE t.state = 'running'
+      FOR UPDATE OF t
+    ), ended AS (
       UPDATE taskd.tasks t
-      SET ${finishRun('$2', '$3', '$4')}
-      FROM expired
-      WHERE t.owner = expired.id AND t.state = 'running'
-      RETURNING t.id, t.owner
+      SET ${endRun}
+      FROM d
+      WHERE t.id = d.id
+      RETURNING t.id, t.state::text AS state
     )
-    SELECT (SELECT array_agg(id) FROM expired) AS workers, (SELECT array_agg(id) FROM failed) AS tasks`,
+    SELECT (SELECT array_agg(id) FROM expired) AS workers,
+           (SELECT array_agg(id) FROM ended WHERE state = 'failed') AS tasks,
+           (SELECT array_agg(id) FROM ended WHERE state <> 'failed') AS retried`,
 
   // Running tasks whose owner has no worker row: a claim that raced with the reaping of its own worker. The
   // recursive CTE walks the distinct owners of running tasks through tasks_running_owner_id, one index probe
@@ -158,12 +355,17 @@ const SQL = {
     ), orphaned AS (
       SELECT owner FROM owners
       WHERE owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = owners.owner)
+    ), d AS MATERIALIZED (
+      SELECT t.id, ${lostRun(1)}
+      FROM taskd.tasks t JOIN orphaned ON t.owner = orphaned.owner
+      WHERE t.state = 'running'
+      FOR UPDATE OF t
     )
     UPDATE taskd.tasks t
-    SET ${finishRun('$1', '$2', '$3')}
-    FROM orphaned
-    WHERE t.owner = orphaned.owner AND t.state = 'running'
-    RETURNING t.id`,
+    SET ${endRun}
+    FROM d
+    WHERE t.id = d.id
+    RETURNING t.id, t.state::text AS state`,
 
   // Graceful exit: fail whatever this process still runs, leave the registry, and hand over the leadership at
   // once (the next heartbeat of another worker takes it), in one statement (a data-modifying CTE always runs to
@@ -173,11 +375,38 @@ const SQL = {
       DELETE FROM taskd.workers WHERE id = $1
     ), resigned AS (
       DELETE FROM taskd.leader WHERE worker_id = $1
+    ), d AS MATERIALIZED (
+      SELECT t.id, ${lostRun(2)}
+      FROM taskd.tasks t
+      WHERE t.owner = $1 AND t.state = 'running'
+      FOR UPDATE OF t
     )
     UPDATE taskd.tasks t
-    SET ${finishRun('$2', '$3', '$4')}
-    WHERE t.owner = $1 AND t.state = 'running'
-    RETURNING t.id`,
+    SET ${endRun}
+    FROM d
+    WHERE t.id = d.id
+    RETURNING t.id, t.state::text AS state`,
+
+  // Scheduled tasks whose time has come become runnable; one NOTIFY wakes the claimers if any did.
+  taskPromoteDue: `
+    WITH due AS (
+      UPDATE taskd.tasks t SET state = 'queued'
+      WHERE t.id = ANY(ARRAY(
+        SELECT id FROM taskd.tasks
+        WHERE state = 'scheduled' AND run_at <= now()
+        ORDER BY run_at
+        LIMIT $1
+        FOR UPDATE SKIP LOCKED
+      ))
+      RETURNING 1
+    )
+    SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) END
+    FROM due`,
+
+  // How long until the next scheduled task is due (null: none is), so that the promoter can sleep until then.
+  taskNextDueInMs: `
+    SELECT (extract(epoch FROM min(run_at) - now()) * 1000)::float8 AS ms
+    FROM taskd.tasks WHERE state = 'scheduled'`,
 
   // Retention, in small batches so that it never holds many locks or bloats one transaction. SKIP LOCKED: rows
   // another sweep (a leader that has just been replaced) is deleting are left to it rather than waited for.
@@ -193,13 +422,87 @@ const SQL = {
 
 export type StatementName = keyof typeof SQL;
 
-const PLANNED_PER_CALL = new Set<StatementName>(['taskInsertMany', 'taskClaimAvailable', 'taskSettleMany']);
+const PLANNED_PER_CALL = new Set<StatementName>([
+  'taskInsertMany',
+  'taskInsertManyV1',
+  'taskClaimAvailable',
+  'taskClaimFromQueue',
+  'taskSettleMany',
+  'taskList',
+]);
 
 export interface NewTask {
   id: string;
   handler: string;
   input: string;
   timeoutMs: number;
+}
+
+/** A v1 create, validated: every field has its value (defaults applied by the service). */
+export interface NewTaskV1 {
+  id: string;
+  kind: string;
+  /** The input's JSON text. */
+  input: string;
+  timeoutMs: number;
+  queue: string;
+  priority: number;
+  runAt: Date | null;
+  maxAttempts: number;
+  backoffBaseMs: number | null;
+  backoffMaxMs: number | null;
+  idempotencyKey: string | null;
+  fingerprint: string | null;
+  callbackUrl: string | null;
+}
+
+/** A task as v1 presents it (see RECORD). */
+export interface TaskRecord {
+  id: string;
+  kind: string;
+  queue: string;
+  state: TaskState;
+  input: unknown;
+  result: unknown;
+  error: { type: FailureKind; message: string } | null;
+  priority: number;
+  attempt: number;
+  max_attempts: number;
+  attempt_base: number;
+  timeout_ms: number;
+  progress: { percent: number | null; message: string | null; updated_at: string } | null;
+  idempotency_key: string | null;
+  callback_url: string | null;
+  created_at: string;
+  run_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface Attempt {
+  attempt: number;
+  worker_id: string | null;
+  started_at: string | null;
+  finished_at: string | null;
+  outcome: 'running' | 'completed' | 'failed' | 'retried' | 'requeued' | 'cancelled';
+  error: { type: FailureKind; message: string } | null;
+}
+
+export interface TaskFilter {
+  states?: readonly TaskState[] | undefined;
+  kind?: string | undefined;
+  queue?: string | undefined;
+  /** The seq of the last task of the previous page. */
+  beforeSeq?: string | undefined;
+  limit: number;
+}
+
+export interface QueueRow {
+  name: string;
+  paused: boolean;
+  concurrency: number | null;
+  counts: Partial<Record<TaskState, number>>;
+  oldest_queued_age_ms: number | null;
 }
 
 /** A decision for one run, fenced by the claim it was made under. */
@@ -212,6 +515,53 @@ export interface SettleRow {
 
 /** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
 export type StatementOptions = ExecuteOptions;
+
+/** What the end of many runs at once did: failed for good, or retried / requeued. */
+export interface EndedRuns {
+  failed: string[];
+  retried: string[];
+}
+
+type ClaimedRow = {
+  id: string;
+  handler: string;
+  input: unknown;
+  json: boolean;
+  timeout_ms: number;
+  attempt: number;
+  max_attempts: number;
+  attempt_base: number;
+  backoff_base_ms: number | null;
+  backoff_max_ms: number | null;
+};
+
+function claimed(r: ClaimedRow): ClaimedTask {
+  return {
+    id: r.id,
+    handler: r.handler,
+    input: r.input,
+    json: r.json,
+    timeoutMs: r.timeout_ms,
+    attempt: r.attempt,
+    maxAttempts: r.max_attempts,
+    attemptBase: r.attempt_base,
+    backoff: {
+      ...(r.backoff_base_ms !== null && { baseMs: r.backoff_base_ms }),
+      ...(r.backoff_max_ms !== null && { maxMs: r.backoff_max_ms }),
+    },
+  };
+}
+
+function lostRunValues(d: LostRunDecision): unknown[] {
+  return [d.retry, d.failure, d.result, d.backoff.baseMs, d.backoff.maxMs];
+}
+
+function endedRuns(rows: { id: string; state: string }[]): EndedRuns {
+  return {
+    failed: rows.filter((r) => r.state === 'failed').map((r) => r.id),
+    retried: rows.filter((r) => r.state !== 'failed').map((r) => r.id),
+  };
+}
 
 export class TaskStore {
   /**
@@ -266,6 +616,28 @@ export class TaskStore {
     ]);
   }
 
+  /** Inserts all of `tasks` or none (a unique violation: an idempotency key already taken). */
+  async taskInsertManyV1(tasks: readonly NewTaskV1[]): Promise<TaskRecord[]> {
+    const rows = await this.rows<TaskRecord>('taskInsertManyV1', [
+      tasks.map((t) => t.id),
+      tasks.map((t) => t.kind),
+      tasks.map((t) => t.input),
+      tasks.map((t) => t.timeoutMs),
+      tasks.map((t) => t.queue),
+      tasks.map((t) => t.priority),
+      tasks.map((t) => t.runAt),
+      tasks.map((t) => t.maxAttempts),
+      tasks.map((t) => t.backoffBaseMs),
+      tasks.map((t) => t.backoffMaxMs),
+      tasks.map((t) => t.idempotencyKey),
+      tasks.map((t) => t.fingerprint),
+      tasks.map((t) => t.callbackUrl),
+    ]);
+    // RETURNING gives no order: answer in the order of the request.
+    const byId = new Map(rows.map((r) => [r.id, r]));
+    return tasks.map((t) => byId.get(t.id)!);
+  }
+
   async taskGet(id: string): Promise<TaskView | undefined> {
     const [row] = await this.rows<{
       id: string;
@@ -279,21 +651,117 @@ export class TaskStore {
     );
   }
 
-  async taskClaimAvailable(owner: string, limit: number, options?: StatementOptions): Promise<ClaimedTask[]> {
-    const rows = await this.rows<{
-      id: string;
-      handler: string;
-      input: string;
-      timeout_ms: number;
+  async taskGetRecord(id: string): Promise<TaskRecord | undefined> {
+    return (await this.rows<TaskRecord>('taskGetRecord', [id]))[0];
+  }
+
+  async taskGetByIdempotencyKey(
+    key: string,
+  ): Promise<(TaskRecord & { request_fingerprint: string | null }) | undefined> {
+    return (
+      await this.rows<TaskRecord & { request_fingerprint: string | null }>('taskGetByIdempotencyKey', [key])
+    )[0];
+  }
+
+  async taskList(filter: TaskFilter): Promise<(TaskRecord & { seq: string })[]> {
+    return this.rows<TaskRecord & { seq: string }>('taskList', [
+      filter.states && filter.states.length > 0 ? filter.states : null,
+      filter.kind ?? null,
+      filter.queue ?? null,
+      filter.beforeSeq ?? null,
+      filter.limit,
+    ]);
+  }
+
+  /** The runs of a task, oldest first; the running one (if any) last. */
+  async taskAttempts(id: string): Promise<Attempt[] | undefined> {
+    const [row] = await this.rows<{
+      history: Attempt[];
       attempt: number;
-    }>('taskClaimAvailable', [owner, limit], options);
-    return rows.map((r) => ({
-      id: r.id,
-      handler: r.handler,
-      input: r.input,
-      timeoutMs: r.timeout_ms,
-      attempt: r.attempt,
-    }));
+      owner: string | null;
+      started_at: string | null;
+      state: TaskState;
+    }>('taskHistory', [id]);
+    if (!row) return undefined;
+    if (row.state !== 'running') return row.history;
+    const current: Attempt = {
+      attempt: row.attempt,
+      worker_id: row.owner,
+      started_at: row.started_at,
+      finished_at: null,
+      outcome: 'running',
+      error: null,
+    };
+    return [...row.history, current];
+  }
+
+  /** Cancels a task that has not ended. `before` is its state before (undefined: no such task). */
+  async taskCancel(
+    id: string,
+    message: string,
+  ): Promise<{ before: TaskState | undefined; cancelled: boolean }> {
+    const [row] = await this.rows<{ before: TaskState; cancelled: boolean }>('taskCancel', [id, message]);
+    return { before: row?.before, cancelled: row?.cancelled ?? false };
+  }
+
+  /** Queues a failed or cancelled task again; undefined when it is in another state or does not exist. */
+  async taskRetry(id: string): Promise<TaskRecord | undefined> {
+    return (await this.rows<TaskRecord>('taskRetry', [id]))[0];
+  }
+
+  async taskClaimAvailable(owner: string, limit: number, options?: StatementOptions): Promise<ClaimedTask[]> {
+    return (await this.rows<ClaimedRow>('taskClaimAvailable', [owner, limit], options)).map(claimed);
+  }
+
+  async queueAnyLimited(): Promise<boolean> {
+    return (await this.rows<{ any: boolean }>('queueAnyLimited', []))[0]?.any ?? false;
+  }
+
+  /**
+   * Claims from the queues with a concurrency limit, never past a limit, counted across every process: in one
+   * transaction that locks each limited queue it claims from, so that its claimers take turns.
+   */
+  async taskClaimLimited(owner: string, limit: number, options?: StatementOptions): Promise<ClaimedTask[]> {
+    if (options?.signal?.aborted) return [];
+    let client: pg.PoolClient;
+    try {
+      client = await this.pool.connect();
+    } catch (err) {
+      throw new DbUnavailableError('no database connection could be had', { cause: err });
+    }
+    const tasks: ClaimedTask[] = [];
+    let broken: Error | undefined;
+    const q = <R extends pg.QueryResultRow>(name: StatementName, values: unknown[]) =>
+      runWithDeadline<R>(client, { name, text: SQL[name], values }, options ?? {}, (b) => (broken ??= b));
+    try {
+      await q('ping', []).then(() => client.query('BEGIN'));
+      const queues = (await q<{ name: string; concurrency: number }>('queueLockLimited', [])).rows;
+      for (const { name, concurrency } of queues) {
+        if (tasks.length >= limit) break;
+        const running = (await q<{ n: number }>('queueRunningCount', [name])).rows[0]?.n ?? 0;
+        const room = Math.min(concurrency - running, limit - tasks.length);
+        if (room <= 0) continue;
+        const rows = (await q<ClaimedRow>('taskClaimFromQueue', [owner, room, name])).rows;
+        tasks.push(...rows.map(claimed));
+      }
+      await client.query('COMMIT');
+      return tasks;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /** Makes due scheduled tasks runnable (and wakes the claimers); returns how many. */
+  async taskPromoteDue(limit: number, options?: StatementOptions): Promise<number> {
+    return (await this.rows<{ n: number }>('taskPromoteDue', [limit], options))[0]?.n ?? 0;
+  }
+
+  /** Milliseconds until the next scheduled task is due (≤ 0: one is due now); undefined when none is scheduled. */
+  async taskNextDueInMs(options?: StatementOptions): Promise<number | undefined> {
+    return (await this.rows<{ ms: number | null }>('taskNextDueInMs', [], options))[0]?.ms ?? undefined;
   }
 
   /** Returns the ids whose decision was written; the others had been fenced off. */
@@ -305,14 +773,28 @@ export class TaskStore {
         rows.map((r) => r.owner),
         rows.map((r) => r.attempt),
         rows.map((r) => r.decision.state),
-        rows.map((r) => (r.decision.state === 'failed' ? r.decision.failure : null)),
+        rows.map((r) => (r.decision.state === 'completed' ? null : r.decision.failure)),
         rows.map((r) => r.decision.result),
+        rows.map((r) => (r.decision.state === 'completed' ? (r.decision.output ?? null) : null)),
+        rows.map((r) => (r.decision.state === 'scheduled' ? r.decision.delayMs : 0)),
       ],
       options,
     );
     return new Set(written.map((r) => r.id));
   }
 
+  async queueList(): Promise<QueueRow[]> {
+    return this.rows<QueueRow>('queueList', []);
+  }
+
+  /** `paused` undefined and `concurrency` undefined keep their values; concurrency null removes the limit. */
+  async queueUpdate(
+    name: string,
+    paused: boolean | undefined,
+    concurrency: number | null | undefined,
+  ): Promise<void> {
+    await this.run('queueUpdate', [name, paused ?? null, concurrency ?? null, concurrency !== undefined]);
+  }
   async workerRegister(
     id: string,
     host: string,
@@ -341,34 +823,38 @@ export class TaskStore {
 
   async workerReapExpired(
     selfId: string,
-    decision: Decision,
+    decision: LostRunDecision,
     options?: StatementOptions,
-  ): Promise<{ workers: string[]; tasks: string[] }> {
-    const [row] = await this.rows<{ workers: string[] | null; tasks: string[] | null }>(
-      'workerReapExpired',
-      [selfId, ...decisionValues(decision)],
-      options,
-    );
-    return { workers: row?.workers ?? [], tasks: row?.tasks ?? [] };
+  ): Promise<{ workers: string[]; tasks: string[]; retried: string[] }> {
+    const [row] = await this.rows<{
+      workers: string[] | null;
+      tasks: string[] | null;
+      retried: string[] | null;
+    }>('workerReapExpired', [selfId, ...lostRunValues(decision)], options);
+    return { workers: row?.workers ?? [], tasks: row?.tasks ?? [], retried: row?.retried ?? [] };
   }
 
-  async taskFailOrphaned(decision: Decision, options?: StatementOptions): Promise<string[]> {
-    return (await this.rows<{ id: string }>('taskFailOrphaned', decisionValues(decision), options)).map(
-      (r) => r.id,
+  async taskFailOrphaned(decision: LostRunDecision, options?: StatementOptions): Promise<EndedRuns> {
+    return endedRuns(
+      await this.rows<{ id: string; state: string }>('taskFailOrphaned', lostRunValues(decision), options),
     );
   }
 
-  async workerDeregister(id: string, decision: Decision, options?: StatementOptions): Promise<string[]> {
-    return (
-      await this.rows<{ id: string }>('workerDeregister', [id, ...decisionValues(decision)], options)
-    ).map((r) => r.id);
+  async workerDeregister(
+    id: string,
+    decision: LostRunDecision,
+    options?: StatementOptions,
+  ): Promise<EndedRuns> {
+    return endedRuns(
+      await this.rows<{ id: string; state: string }>(
+        'workerDeregister',
+        [id, ...lostRunValues(decision)],
+        options,
+      ),
+    );
   }
 
   async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions): Promise<number> {
     return (await this.run('taskDeleteFinishedBefore', [ageMs, limit], options)).rowCount ?? 0;
   }
-}
-
-function decisionValues(d: Decision): [string, string | null, string] {
-  return [d.state, d.state === 'failed' ? d.failure : null, d.result];
 }

@@ -27,6 +27,8 @@ export interface ClaimerOptions {
 export class Claimer {
   private wakePending = false;
   private wakeLoop: (() => void) | undefined;
+  private limited = false;
+  private limitedCheckedAt = -Infinity;
 
   constructor(private readonly options: ClaimerOptions) {}
 
@@ -56,6 +58,9 @@ export class Claimer {
         let claimed: ClaimedTask[];
         try {
           claimed = owner ? await store.taskClaimAvailable(owner, limit, { signal }) : [];
+          if (owner && claimed.length < limit && (await this.limitedQueuesExist())) {
+            claimed = claimed.concat(await store.taskClaimLimited(owner, limit - claimed.length, { signal }));
+          }
           backoff.reset();
         } catch (err) {
           if (err instanceof DbAbortedError) return;
@@ -76,6 +81,19 @@ export class Claimer {
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /**
+   * Whether any queue has a concurrency limit (those are claimed apart, in a transaction of their own). Asked at
+   * most once a second: a limit set meanwhile is seen within that second.
+   */
+  private async limitedQueuesExist(): Promise<boolean> {
+    const now = performance.now();
+    if (now - this.limitedCheckedAt >= 1000) {
+      this.limited = await this.options.store.queueAnyLimited();
+      this.limitedCheckedAt = now;
+    }
+    return this.limited;
   }
 
   private idle(ms: number): Promise<void> {

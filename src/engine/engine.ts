@@ -145,7 +145,9 @@ export class Engine {
     const left = [...this.runs.values()];
     if (left.length > 0) bus.emit('engine.grace_over', { running: left.length });
     try {
-      const failed = await heartbeat.deregister(DEREGISTER_DEADLINE_MS);
+      const { failed, retried } = await heartbeat.deregister(DEREGISTER_DEADLINE_MS);
+      for (const taskId of retried)
+        bus.emit('task.retrying', { taskId, failure: 'shutdown', by: 'shutdown' });
       for (const taskId of failed)
         bus.emit('task.finished', { taskId, state: 'failed', failure: 'shutdown', by: 'shutdown' });
     } catch (err) {
@@ -234,7 +236,7 @@ export class Engine {
       bus.emit('task.outcome_discarded', { taskId, reason: 'aborted' });
       return;
     }
-    const decision = decide(outcome, limits);
+    const decision = decide(outcome, run.task, limits);
     const result = await this.settler.settle({
       id: taskId,
       owner: run.owner,
@@ -243,6 +245,15 @@ export class Engine {
     });
     switch (result) {
       case 'written':
+        if (decision.state === 'scheduled') {
+          bus.emit('task.retrying', {
+            taskId,
+            failure: decision.failure,
+            delayMs: decision.delayMs,
+            by: 'worker',
+          });
+          return;
+        }
         bus.emit('task.finished', {
           taskId,
           state: decision.state,

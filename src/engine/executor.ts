@@ -74,7 +74,13 @@ export function executeTask(
               return outcomes.failed('worker_lost', reason.message);
           }
         }
-        return outcomes.failed('error', err instanceof Error ? err.message || err.name : String(err));
+        // A handler says "running this again would not help" with an error whose `retryable` is false.
+        const retryable = (err as { retryable?: unknown } | null)?.retryable === false ? false : undefined;
+        return outcomes.failed(
+          'error',
+          err instanceof Error ? err.message || err.name : String(err),
+          retryable,
+        );
       },
     )
     .finally(() => {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import type { TaskStore } from '../db/store.js';
+import type { EndedRuns, TaskStore } from '../db/store.js';
 import { shutdown } from '../domain/outcome.js';
+import type { Backoff } from '../domain/task.js';
 import type { EventBus } from '../events/bus.js';
 import { Periodic } from '../lifecycle/periodic.js';
 
@@ -21,7 +22,7 @@ export class Heartbeat {
   private leaderUntil = 0;
   private readonly periodic: Periodic;
   private started: Promise<void> | undefined;
-  private deregistered: Promise<string[]> | undefined;
+  private deregistered: Promise<EndedRuns> | undefined;
 
   constructor(
     private readonly store: TaskStore,
@@ -29,6 +30,8 @@ export class Heartbeat {
     private readonly bus: EventBus,
     /** Tasks this process runs at once (0: it serves the API only). */
     private readonly concurrency: number,
+    /** Backoff of tasks that set none of their own (for the runs a shutdown interrupts). */
+    private readonly backoff: Backoff,
   ) {
     // Three heartbeats per lease: one can fail or run late and the lease still holds.
     this.periodic = new Periodic(
@@ -61,17 +64,22 @@ export class Heartbeat {
   }
 
   /**
-   * Leaves for good: stops the heartbeat, fails the tasks still running under this worker as `shutdown`, and
-   * gives up the leadership, in one statement. Returns the ids of the tasks it failed. Twice is fine.
+   * Leaves for good: stops the heartbeat, ends the tasks still running under this worker as `shutdown` (back to
+   * the queue if they have attempts left, failed otherwise), and gives up the leadership, in one statement.
+   * Twice is fine.
    */
-  deregister(deadlineMs: number): Promise<string[]> {
+  deregister(deadlineMs: number): Promise<EndedRuns> {
     this.deregistered ??= (async () => {
       await this.periodic.stop();
       this.setLeader(false);
-      if (!this.id) return [];
-      const failed = await this.store.workerDeregister(this.id, shutdown, { deadlineMs });
-      this.bus.emit('worker.deregistered', { workerId: this.id, failed: failed.length });
-      return failed;
+      if (!this.id) return { failed: [], retried: [] };
+      const ended = await this.store.workerDeregister(this.id, shutdown(this.backoff), { deadlineMs });
+      this.bus.emit('worker.deregistered', {
+        workerId: this.id,
+        failed: ended.failed.length,
+        requeued: ended.retried.length,
+      });
+      return ended;
     })();
     return this.deregistered;
   }

@@ -18,6 +18,13 @@ export interface TaskdEvents {
     durationMs?: number;
     by: 'worker' | 'reaper' | 'shutdown';
   };
+  /** A run ended badly and the task will run again: after a backoff (`scheduled`), or at once (shutdown). */
+  'task.retrying': {
+    taskId: string;
+    failure: FailureKind;
+    delayMs?: number;
+    by: 'worker' | 'reaper' | 'shutdown';
+  };
   /** A run's outcome was not written: someone else had ended the run already. */
   'task.outcome_discarded': { taskId: string; reason: 'fenced' | 'aborted' | 'unstorable' };
   /** The task's run was ended (deadline, shutdown, lost lease) but its handler ignores its signal and still runs. */
@@ -31,7 +38,7 @@ export interface TaskdEvents {
   'worker.lease_lost': { workerId: string };
   /** Another worker's lease expired and this process (the leader) recovered its tasks. */
   'worker.reaped': { workerId: string };
-  'worker.deregistered': { workerId: string; failed: number };
+  'worker.deregistered': { workerId: string; failed: number; requeued: number };
   'leader.elected': { workerId: string };
   'leader.resigned': { workerId: string };
   'engine.started': { workerId: string; concurrency: number };

@@ -28,6 +28,11 @@ const formatters: Formatters = {
     'task status changed',
     { task_id: p.taskId, status: p.state, reason: p.failure, duration_ms: p.durationMs, by: p.by },
   ],
+  'task.retrying': (p) => [
+    'warn',
+    'task status changed',
+    { task_id: p.taskId, status: 'retrying', reason: p.failure, delay_ms: p.delayMs, by: p.by },
+  ],
   'task.outcome_discarded': (p) => [
     p.reason === 'aborted' ? 'debug' : 'warn',
     p.reason === 'unstorable'
@@ -54,7 +59,11 @@ const formatters: Formatters = {
     { worker_id: p.workerId },
   ],
   'worker.reaped': (p) => ['warn', 'lost worker recovered: its lease expired', { worker_id: p.workerId }],
-  'worker.deregistered': (p) => ['info', 'worker deregistered', { worker_id: p.workerId, failed: p.failed }],
+  'worker.deregistered': (p) => [
+    'info',
+    'worker deregistered',
+    { worker_id: p.workerId, failed: p.failed, requeued: p.requeued },
+  ],
   'leader.elected': (p) => ['info', 'elected maintenance leader', { worker_id: p.workerId }],
   'leader.resigned': (p) => ['info', 'no longer maintenance leader', { worker_id: p.workerId }],
   'engine.started': (p) => ['info', 'engine started', { worker_id: p.workerId, concurrency: p.concurrency }],

@@ -11,12 +11,14 @@ export interface HandlerContext {
 }
 
 /**
- * A handler does the work of one task. It returns a value or a promise of one, which becomes the task's Result
- * (strings as they are, anything else as JSON); a throw or a rejection fails the task with the error's message.
+ * A handler does the work of one task. Its input is the posted string for a task of the original API, any JSON
+ * value for a v1 task. It returns a value or a promise of one, which becomes the task's result (for the original
+ * API: strings as they are, anything else as JSON); a throw or a rejection fails the run with the error's message,
+ * and the task is retried while it has attempts left, unless the error has `retryable: false`.
  * It should honour `ctx.signal`; if it does not, the engine still fails the task at the deadline, discards
  * whatever it returns later, and counts it as stuck (its slot stays taken) until it returns.
  */
-export type Handler = (input: string, ctx: HandlerContext) => unknown;
+export type Handler = (input: unknown, ctx: HandlerContext) => unknown;
 
 /** The named handlers a process can run. Tasks name their handler; the original API uses DEFAULT_HANDLER. */
 export class HandlerRegistry {

@@ -9,7 +9,8 @@ export function simulateHandler(minMs: number, maxMs: number): Handler {
   return async (input, ctx) => {
     const ms = minMs + Math.floor(Math.random() * (maxMs - minMs + 1));
     await sleep(ms, undefined, { signal: ctx.signal });
-    return `processed task ${JSON.stringify(truncate(input, 200))} in ${ms} ms`;
+    const text = typeof input === 'string' ? input : JSON.stringify(input);
+    return `processed task ${JSON.stringify(truncate(text, 200))} in ${ms} ms`;
   };
 }
 

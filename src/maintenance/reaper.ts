@@ -1,22 +1,29 @@
 import type { TaskStore } from '../db/store.js';
 import { workerLost } from '../domain/outcome.js';
+import type { Backoff } from '../domain/task.js';
 import type { EventBus } from '../events/bus.js';
 
 /**
- * Recovers the tasks of workers that died: fails the running tasks of every worker whose lease expired (and
+ * Recovers the tasks of workers that died: ends the running tasks of every worker whose lease expired (and
  * removes the worker), and the running tasks whose owner has no worker row at all (a claim that raced with the
- * reaping of its own worker). Both as `worker_lost`, the outcome policy's decision for a lost run.
+ * reaping of its own worker). Both as `worker_lost`, the outcome policy's decision for a lost run: retried after a
+ * backoff while the task has attempts left, failed otherwise.
  */
 export async function reap(
   store: TaskStore,
   selfId: string,
+  backoff: Backoff,
   bus: EventBus,
   signal: AbortSignal,
 ): Promise<void> {
-  const { workers, tasks } = await store.workerReapExpired(selfId, workerLost, { signal });
-  const orphans = await store.taskFailOrphaned(workerLost, { signal });
+  const decision = workerLost(backoff);
+  const { workers, tasks, retried } = await store.workerReapExpired(selfId, decision, { signal });
+  const orphans = await store.taskFailOrphaned(decision, { signal });
   for (const workerId of workers) bus.emit('worker.reaped', { workerId });
-  for (const taskId of [...tasks, ...orphans]) {
+  for (const taskId of [...tasks, ...orphans.failed]) {
     bus.emit('task.finished', { taskId, state: 'failed', failure: 'worker_lost', by: 'reaper' });
+  }
+  for (const taskId of [...retried, ...orphans.retried]) {
+    bus.emit('task.retrying', { taskId, failure: 'worker_lost', by: 'reaper' });
   }
 }

@@ -11,6 +11,9 @@ import { Maintenance } from '../../src/maintenance/maintenance.js';
 import { reap } from '../../src/maintenance/reaper.js';
 import { Notifier } from '../../src/notify/notifier.js';
 
+/** The service's default backoff between retries. */
+const BACKOFF = { baseMs: 1000, maxMs: 3_600_000 };
+
 export interface StackOptions {
   concurrency?: number;
   leaseMs?: number;
@@ -50,14 +53,14 @@ export class EngineStack {
     this.lifeline = options.lifeline === false ? undefined : new Lifeline(url, Math.floor(leaseMs / 3));
     this.store = options.store ?? new TaskStore(pool, this.lifeline);
     this.notifier = new Notifier({ connectionString: url, bus: this.bus });
-    this.heartbeat = new Heartbeat(this.store, leaseMs, this.bus, options.concurrency ?? 100);
+    this.heartbeat = new Heartbeat(this.store, leaseMs, this.bus, options.concurrency ?? 100, BACKOFF);
     if (options.maintenance !== false) {
       this.maintenance = new Maintenance(this.heartbeat, this.bus, [
         {
           name: 'reaper',
           everyMs: Math.max(250, Math.floor(leaseMs / 4)),
           firstAfterMs: 0,
-          run: (s) => reap(this.store, this.heartbeat.workerId, this.bus, s),
+          run: (s) => reap(this.store, this.heartbeat.workerId, BACKOFF, this.bus, s),
         },
       ]);
     }
@@ -71,7 +74,7 @@ export class EngineStack {
       concurrency: options.concurrency ?? 100,
       leaseMs,
       pollIntervalMs: options.pollIntervalMs ?? 100,
-      limits: { maxResultBytes: options.maxResultBytes ?? 1 << 20 },
+      limits: { maxResultBytes: options.maxResultBytes ?? 1 << 20, backoff: BACKOFF },
       onFatal: (err) => this.fatal.push(err),
     });
   }

@@ -146,9 +146,10 @@ describe('engine, in process, on a real database', () => {
       firstId,
     ]);
     const reaped = await store.workerReapExpired(randomUUID(), {
-      state: 'failed',
       failure: 'worker_lost',
       result: 'failed: worker lost',
+      retry: 'later',
+      backoff: { baseMs: 1000, maxMs: 60_000 },
     });
     assert.deepEqual(reaped.tasks, [id]);
     await waitFor('abort seen by the handler', () => g.reasons.length === 1);

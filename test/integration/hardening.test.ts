@@ -79,9 +79,10 @@ describe('hardened engine, in process, on a real database', () => {
       // Another process's reaper, twice a lease into the saturation, finds nothing to reap.
       await waitFor('two leases of heartbeats', () => beats.length - beatsBefore >= 4, { timeoutMs: 3500 });
       const reaped = await store.workerReapExpired(randomUUID(), {
-        state: 'failed',
         failure: 'worker_lost',
         result: 'lost',
+        retry: 'later',
+        backoff: { baseMs: 1000, maxMs: 60_000 },
       });
       assert.deepEqual(reaped.workers, []);
       const { rows } = await pool.query<{ live: boolean }>(
