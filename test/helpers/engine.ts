@@ -8,6 +8,7 @@ import { EventBus } from '../../src/events/bus.js';
 import type { HandlerRegistry } from '../../src/handlers/registry.js';
 import type { Logger } from '../../src/logger.js';
 import { Maintenance } from '../../src/maintenance/maintenance.js';
+import { promoteDue } from '../../src/maintenance/promoter.js';
 import { reap } from '../../src/maintenance/reaper.js';
 import { Notifier } from '../../src/notify/notifier.js';
 
@@ -23,6 +24,8 @@ export interface StackOptions {
   lifeline?: boolean;
   /** Run the reaper when elected leader, as the service does (default true). */
   maintenance?: boolean;
+  /** Also promote due scheduled tasks (retries, delays), as the service does (default false). */
+  promoter?: boolean;
   store?: TaskStore;
 }
 
@@ -62,6 +65,16 @@ export class EngineStack {
           firstAfterMs: 0,
           run: (s) => reap(this.store, this.heartbeat.workerId, BACKOFF, this.bus, s),
         },
+        ...(options.promoter
+          ? [
+              {
+                name: 'promoter',
+                everyMs: 50,
+                firstAfterMs: 0,
+                run: (s: AbortSignal) => promoteDue(this.store, s),
+              },
+            ]
+          : []),
       ]);
     }
     this.engine = new Engine({
