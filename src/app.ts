@@ -199,10 +199,17 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     maintenance.start();
     acquire('maintenance', () => maintenance.stop());
 
+    const handlers = builtInHandlers(config);
     const service = new TaskService(store, bus, {
       defaultHandler: config.DEFAULT_HANDLER,
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
       maxTaskLength: config.MAX_TASK_LENGTH,
+      kinds: handlers.names().map((name) => ({
+        name,
+        source: 'builtin' as const,
+        defaults: { queue: 'default', timeout_ms: config.TASK_TIMEOUT_MS, max_attempts: 3 },
+        input_schema: null,
+      })),
     });
 
     // The listener starts before the engine so that the engine is stopped first on the way out.
@@ -238,7 +245,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     if (config.WORKER_CONCURRENCY > 0) {
       const e = new Engine({
         store,
-        handlers: builtInHandlers(config),
+        handlers,
         bus,
         heartbeat,
         notifier,

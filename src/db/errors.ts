@@ -82,3 +82,8 @@ export function describeDbError(err: unknown): Record<string, unknown> {
   const cause = err.cause instanceof Error ? describeDbError(err.cause) : undefined;
   return { type: e.name, message: e.message, code: e.code, detail: e.detail, ...(cause && { cause }) };
 }
+
+/** The server's unique_violation: an idempotency key already taken, say. */
+export function isUniqueViolation(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && err.code === '23505';
+}

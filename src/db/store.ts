@@ -187,11 +187,16 @@ const SQL = {
 
   // Retry by hand: a failed or cancelled task is queued again; it may run max_attempts more times.
   taskRetry: `
-    UPDATE taskd.tasks t
-    SET state = 'queued', failure = NULL, result = '', output = NULL, finished_at = NULL, owner = NULL,
-        started_at = NULL, run_at = now(), attempt_base = t.attempt
-    WHERE id = $1 AND state IN ('failed', 'cancelled')
-    RETURNING ${RECORD}`,
+    WITH retried AS (
+      UPDATE taskd.tasks t
+      SET state = 'queued', failure = NULL, result = '', output = NULL, finished_at = NULL, owner = NULL,
+          started_at = NULL, run_at = now(), attempt_base = t.attempt
+      WHERE id = $1 AND state IN ('failed', 'cancelled')
+      RETURNING ${RECORD}
+    ), woken AS (
+      SELECT pg_notify('${TASK_CREATED_CHANNEL}', '1') FROM retried
+    )
+    SELECT retried.* FROM retried LEFT JOIN woken ON true`,
 
   // Every queue that has tasks or settings, with its counts by state and the age of its oldest queued task.
   queueList: `

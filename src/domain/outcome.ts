@@ -34,6 +34,7 @@ export const FAILURE_MESSAGES = {
   workerLost: 'failed: worker lost (the process running this task stopped renewing its lease)',
   shutdown: 'failed: the server shut down before the task finished',
   unstorable: 'failed: the task finished but its outcome could not be stored',
+  cancelled: 'cancelled',
   timeout: (timeoutMs: number) => `task timed out after ${timeoutMs} ms`,
   noHandler: (handler: string) => `no handler named "${handler}" in this process`,
   tooLarge: (bytes: number, maxBytes: number) =>

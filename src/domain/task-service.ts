@@ -1,15 +1,34 @@
 import { randomUUID } from 'node:crypto';
 import { Batcher } from '../db/batcher.js';
-import type { NewTask, TaskStore } from '../db/store.js';
+import { isUniqueViolation } from '../db/errors.js';
+import type { Attempt, NewTask, QueueRow, TaskFilter, TaskRecord, TaskStore } from '../db/store.js';
+import { fingerprint, newTaskFromBody, type CreateBody } from './create-request.js';
 import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
+import { FAILURE_MESSAGES } from './outcome.js';
 import type { TaskView } from './task.js';
 
 export interface TaskServiceOptions {
   defaultHandler: string;
   defaultTimeoutMs: number;
   maxTaskLength: number;
+  /** Runs a v1 task may have when its create sets none. */
+  defaultMaxAttempts?: number;
+  /** The kinds a v1 create may name. */
+  kinds?: readonly KindInfo[];
 }
+
+/** A kind, as `GET /v1/kinds` shows it. */
+export interface KindInfo {
+  name: string;
+  source: 'builtin' | 'module' | 'external';
+  /** What a create of this kind gets when it sets none of these. */
+  defaults: { queue: string; timeout_ms: number; max_attempts: number };
+  input_schema: unknown;
+}
+
+/** Longest page of `GET /v1/tasks`. */
+export const MAX_PAGE = 500;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -75,6 +94,135 @@ export class TaskService {
     if (!view) throw new ApiError('TASK_NOT_FOUND');
     return view;
   }
+
+  /**
+   * v1: creates one task; resolves once it is committed. Under an idempotency key (the body's or the
+   * `Idempotency-Key` header's) a second create finds the first one's task: the same request body replays it
+   * (`replayed`), another body is refused (422). The unique index on the key makes a concurrent duplicate wait for
+   * the first one's commit and then find its task: never two tasks for one key.
+   */
+  async createV1(
+    body: CreateBody,
+    context: { requestId?: string; idempotencyKey?: string } = {},
+  ): Promise<{ task: TaskRecord; replayed: boolean }> {
+    const key = body.idempotency_key ?? context.idempotencyKey;
+    if (key !== undefined) {
+      const replay = await this.replayOf(key, body);
+      if (replay) return { task: replay, replayed: true };
+    }
+    try {
+      const [task] = await this.createManyV1([body], context);
+      return { task: task!, replayed: false };
+    } catch (err) {
+      if (key === undefined || !isUniqueViolation(err)) throw err;
+      const replay = await this.replayOf(key, body);
+      // The key's task was deleted (retention) between the violation and the look-up: still no second task.
+      if (!replay) throw new ApiError('IDEMPOTENCY_KEY_IN_USE');
+      return { task: replay, replayed: true };
+    }
+  }
+
+  private async replayOf(key: string, body: CreateBody): Promise<TaskRecord | undefined> {
+    const existing = await this.store.taskGetByIdempotencyKey(key);
+    if (!existing) return undefined;
+    const { request_fingerprint, ...task } = existing;
+    if (request_fingerprint !== fingerprint(body)) throw new ApiError('IDEMPOTENCY_KEY_REUSED');
+    return task;
+  }
+
+  /** v1: creates every task of `bodies` in one statement, or none of them. */
+  async createManyV1(
+    bodies: readonly CreateBody[],
+    context: { requestId?: string; idempotencyKey?: string } = {},
+  ) {
+    if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
+    const defaults = {
+      timeoutMs: this.options.defaultTimeoutMs,
+      maxAttempts: this.options.defaultMaxAttempts ?? 3,
+      kinds: this.kindNames,
+    };
+    const rows = bodies.map((b) =>
+      newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined),
+    );
+    const created = await this.store.taskInsertManyV1(rows);
+    for (const t of created) this.bus.emit('task.created', { taskId: t.id, requestId: context.requestId });
+    return created;
+  }
+
+  async getV1(id: string): Promise<TaskRecord> {
+    const task = await this.store.taskGetRecord(id);
+    if (!task) throw new ApiError('TASK_NOT_FOUND');
+    return task;
+  }
+
+  /** Newest first; `cursor` is what the previous page returned as next_cursor. */
+  async list(filter: Omit<TaskFilter, 'beforeSeq'> & { cursor?: string | undefined }) {
+    let beforeSeq: string | undefined;
+    if (filter.cursor !== undefined) {
+      beforeSeq = Buffer.from(filter.cursor, 'base64url').toString('utf8');
+      if (!/^[1-9]\d{0,18}$/.test(beforeSeq)) {
+        throw new ApiError('INVALID_REQUEST', undefined, [
+          { path: '/cursor', message: 'not a cursor of this API' },
+        ]);
+      }
+    }
+    const rows = await this.store.taskList({ ...filter, beforeSeq });
+    const last = rows.at(-1);
+    const nextCursor =
+      rows.length === filter.limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null;
+    return { tasks: rows, nextCursor };
+  }
+
+  async attempts(id: string): Promise<Attempt[]> {
+    const attempts = await this.store.taskAttempts(id);
+    if (!attempts) throw new ApiError('TASK_NOT_FOUND');
+    return attempts;
+  }
+
+  /** Cancels a task that has not ended; a running one's handler is aborted wherever it runs. */
+  async cancel(id: string): Promise<TaskRecord> {
+    const { before, cancelled } = await this.store.taskCancel(id, FAILURE_MESSAGES.cancelled);
+    if (before === undefined) throw new ApiError('TASK_NOT_FOUND');
+    if (!cancelled) throw new ApiError('TASK_FINISHED');
+    return this.getV1(id);
+  }
+
+  /** Queues a failed or cancelled task again. */
+  async retry(id: string): Promise<TaskRecord> {
+    const task = await this.store.taskRetry(id);
+    if (task) return task;
+    await this.getV1(id); // 404 when there is no such task
+    throw new ApiError('TASK_NOT_RETRYABLE');
+  }
+
+  async queues(): Promise<QueueRow[]> {
+    return this.store.queueList();
+  }
+
+  async queue(name: string): Promise<QueueRow> {
+    const queue = (await this.store.queueList()).find((q) => q.name === name);
+    if (!queue) throw new ApiError('QUEUE_NOT_FOUND');
+    return queue;
+  }
+
+  /** Sets a queue's pause and concurrency limit (null: unlimited); a queue may be set before it has tasks. */
+  async updateQueue(
+    name: string,
+    change: { paused?: boolean; concurrency?: number | null },
+  ): Promise<QueueRow> {
+    await this.store.queueUpdate(name, change.paused, change.concurrency);
+    return this.queue(name);
+  }
+
+  kinds(): readonly KindInfo[] {
+    return this.options.kinds ?? [];
+  }
+
+  private get kindNames(): ReadonlySet<string> {
+    return (this.kindSet ??= new Set(this.kinds().map((k) => k.name)));
+  }
+
+  private kindSet: ReadonlySet<string> | undefined;
 
   get isAccepting(): boolean {
     return this.accepting;

@@ -2,7 +2,7 @@
  * Why a running task's signal was aborted. Handlers and the executor read `signal.reason` to tell a deadline
  * from a shutdown from a lost lease.
  */
-export type AbortKind = 'timeout' | 'shutdown' | 'lease_lost';
+export type AbortKind = 'timeout' | 'shutdown' | 'lease_lost' | 'cancelled';
 
 export class TaskAbort extends Error {
   constructor(

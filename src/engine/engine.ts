@@ -1,5 +1,5 @@
 import type { TaskStore } from '../db/store.js';
-import { TASK_CREATED_CHANNEL } from '../db/store.js';
+import { CHANNELS, TASK_CREATED_CHANNEL } from '../db/store.js';
 import { decide, FAILURE_MESSAGES, type OutcomeLimits } from '../domain/outcome.js';
 import type { ClaimedTask, Outcome } from '../domain/task.js';
 import type { EventBus } from '../events/bus.js';
@@ -102,6 +102,10 @@ export class Engine {
       // Notifications sent before the connection listened were missed: look now rather than at the next poll.
       notifier.onConnect(() => this.claimer.wake()),
       bus.on('worker.lease_lost', ({ workerId }) => this.abortRunsOf(workerId)),
+      // A client cancelled a task (the database already says so): abort its handler if it runs here.
+      notifier.subscribe(CHANNELS.taskCancelled, (taskId) =>
+        this.runs.get(taskId)?.controller.abort(new TaskAbort('cancelled', FAILURE_MESSAGES.cancelled)),
+      ),
     );
     this.loop = supervise((signal) => this.claimer.run(signal), {
       signal: this.claiming.signal,

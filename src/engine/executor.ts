@@ -72,6 +72,8 @@ export function executeTask(
               return outcomes.failed('shutdown', reason.message);
             case 'lease_lost':
               return outcomes.failed('worker_lost', reason.message);
+            case 'cancelled':
+              return outcomes.failed('cancelled', reason.message, false);
           }
         }
         // A handler says "running this again would not help" with an error whose `retryable` is false.

@@ -33,6 +33,10 @@ export class HandlerRegistry {
   get(name: string): Handler | undefined {
     return this.handlers.get(name);
   }
+
+  names(): string[] {
+    return [...this.handlers.keys()];
+  }
 }
 
 export const DEFAULT_HANDLER = 'simulate';

@@ -6,6 +6,7 @@ import Fastify, {
   type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
+  type FastifyRequest,
 } from 'fastify';
 import { describeDbError, isTransientDbError } from '../db/errors.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
@@ -15,6 +16,8 @@ import rateLimit from '@fastify/rate-limit';
 import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
+import { v1QueueRoutes } from './routes/v1/queues.js';
+import { v1TaskRoutes } from './routes/v1/tasks.js';
 
 export interface ServerOptions {
   service: TaskService;
@@ -87,6 +90,25 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
+function isV1(request: FastifyRequest): boolean {
+  return request.url.startsWith('/v1/') || request.url === '/v1';
+}
+
+/**
+ * An error's body: `{"error"}` as the original API has always answered (its clients parse exactly that), and
+ * `{"error", "code", "details"?}` on v1 paths, as the v1 contract says.
+ */
+function errorBody(request: FastifyRequest, code: ApiErrorCode, detail?: string, details?: unknown) {
+  const { message } = API_ERRORS[code];
+  if (!isV1(request)) return detail ? { error: message, detail } : { error: message };
+  return {
+    error: message,
+    code: API_ERRORS[code].code,
+    ...(detail !== undefined && { detail }),
+    ...(details !== undefined && { details }),
+  };
+}
+
 /** Fastify's own error codes that mean "the client sent something malformed". */
 const MALFORMED_REQUEST_CODES = new Set([
   'FST_ERR_CTP_INVALID_MEDIA_TYPE',
@@ -119,6 +141,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // A field a route's schema does not know is an error to report, not something to drop in silence; input is
+    // never coerced from one JSON type into another, but a query string's text is (`?limit=10`).
+    ajv: { customOptions: { removeAdditional: false } },
     // Fastify turns Node's request timeout off by default, so a client that sends its headers or body slowly
     // (or never finishes) would hold its connection forever. No socket inactivity timeout (connectionTimeout)
     // is set: it would also cut answers that are slow on purpose.
@@ -148,27 +173,37 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (options.apiTokens) requireBearerTokens(app, options.apiTokens);
 
   taskRoutes(app, service);
+  v1TaskRoutes(app, service);
+  v1QueueRoutes(app, service);
   healthRoutes(app, service);
 
   app.setNotFoundHandler((request, reply) => {
     // A known path asked with another method: 405, with the methods its routes answer (HEAD comes with GET).
     const url = request.url.split('?', 1)[0]!;
     const allowed = METHODS.filter((method) => app.hasRoute({ method, url })).join(', ');
-    if (allowed) {
-      void reply.code(405).header('allow', allowed).send({ error: API_ERRORS.METHOD_NOT_ALLOWED.message });
-      return;
-    }
-    void reply.code(404).send({ error: API_ERRORS.NOT_FOUND.message });
+    if (allowed) void reply.header('allow', allowed);
+    const code: ApiErrorCode = allowed ? 'METHOD_NOT_ALLOWED' : 'NOT_FOUND';
+    void reply.code(API_ERRORS[code].status).send(errorBody(request, code));
   });
 
   app.setErrorHandler((err: FastifyError, request, reply) => {
     const onCreate = request.routeOptions.url === '/task/create';
-    const send = (code: ApiErrorCode, detail?: string) => {
-      const { status, message } = API_ERRORS[code];
-      return reply.code(status).send(detail ? { error: message, detail } : { error: message });
-    };
-    if (err instanceof ApiError) return send(err.code, err.detail);
-    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return send('BODY_TOO_LARGE');
+    const send = (code: ApiErrorCode, detail?: string, details?: unknown) =>
+      reply.code(API_ERRORS[code].status).send(errorBody(request, code, detail, details));
+    if (err instanceof ApiError) return send(err.code, err.detail, err.details);
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+      return send(isV1(request) ? 'REQUEST_TOO_LARGE' : 'BODY_TOO_LARGE');
+    if (err.validation) {
+      // A v1 request that its route's schema refuses: say where.
+      const details = err.validation.map((v) => {
+        const extra = (v.params as { additionalProperty?: unknown }).additionalProperty;
+        const path = `/${err.validationContext ?? 'body'}${v.instancePath}`;
+        return typeof extra === 'string'
+          ? { path: `${path}/${extra}`, message: 'is not a field of this request' }
+          : { path, message: v.message ?? 'is not valid' };
+      });
+      return send(onCreate ? 'INVALID_TASK_DATA' : 'INVALID_REQUEST', undefined, details);
+    }
     if (MALFORMED_REQUEST_CODES.has(err.code) || (err.statusCode === 400 && err instanceof SyntaxError)) {
       return send(onCreate ? 'INVALID_TASK_DATA' : 'BAD_REQUEST');
     }
@@ -189,7 +224,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       return send(onCreate ? 'INVALID_TASK_DATA' : 'BAD_REQUEST');
     }
     request.log.error({ err, url: request.url, method: request.method }, 'internal error');
-    return reply.code(500).send({ error: API_ERRORS.INTERNAL.message, request_id: request.id });
+    return reply.code(500).send({ ...errorBody(request, 'INTERNAL'), request_id: request.id });
   });
 
   return app;

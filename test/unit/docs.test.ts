@@ -112,17 +112,22 @@ test("the README's configuration table is the same table", () => {
 
 // ---- errors ----
 
-const ERROR_HEADER = ['Code', 'HTTP status', 'Message'] as const;
+const ERROR_HEADER = ['Code', 'HTTP status', 'Message', 'v1 `code`'] as const;
 
 test('docs/errors.md lists every API_ERRORS code with its status and message', () => {
   const expectedRows = Object.entries(API_ERRORS).map(([code, e]) => [
     `\`${code}\``,
     String(e.status),
     `\`${e.message}\``,
+    `\`${e.code}\``,
   ]);
   const expected = renderTable(ERROR_HEADER, expectedRows);
   const found = tables(read('docs/errors.md'), ERROR_HEADER);
-  assert.equal(found.length, 1, `docs/errors.md must hold one table headed | Code | HTTP status | Message |`);
+  assert.equal(
+    found.length,
+    1,
+    'docs/errors.md must hold one table headed | Code | HTTP status | Message | v1 `code` |',
+  );
   const rows = found[0]!;
   const documented = rows.map((r) => unquote(r[0] ?? ''));
   const declared = Object.keys(API_ERRORS);
@@ -137,7 +142,7 @@ test('docs/errors.md lists every API_ERRORS code with its status and message', (
   assert.deepEqual(
     rows,
     expectedRows,
-    `docs/errors.md: statuses and messages must match API_ERRORS:\n${expected}`,
+    `docs/errors.md: statuses, messages and v1 codes must match API_ERRORS:\n${expected}`,
   );
 });
 
