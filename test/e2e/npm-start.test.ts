@@ -159,6 +159,11 @@ class NpmRun {
   }
 
   /** SIGTERM to the group, as Ctrl-C sends SIGINT to it; waits until all of it has gone. */
+  /** SIGTERM to npm alone, as a supervisor that knows only the pid it started sends it. */
+  signalNpm(): void {
+    if (!this.done) process.kill(this.child.pid!, 'SIGTERM');
+  }
+
   async stop(): Promise<void> {
     if (!this.done) process.kill(-this.child.pid!, 'SIGTERM');
     await this.closed;
@@ -255,6 +260,19 @@ describe('npm start compiles only when the sources changed', () => {
     const migrate = npm(['run', 'migrate'], 1);
     assert.equal((await migrate.closed).code, 0, migrate.tail());
     assert.equal(compilerCalls().length, 1, 'the compiler ran only for the first start');
+  });
+
+  test('SIGTERM to the npm process alone reaches the service, which shuts down gracefully', async () => {
+    markBuilt();
+    const run = await npm(['start'], 1).ready();
+    run.signalNpm();
+    // 'closed' comes only once every process holding the pipes is gone: none is left behind as an orphan.
+    const { code } = await run.closed;
+    assert.ok(
+      run.logs.some((l) => l.msg === 'shutdown complete'),
+      `graceful shutdown:\n${run.tail()}`,
+    );
+    assert.equal(code, 0);
   });
 
   test('an edited source is compiled by the next npm start; a failed compile is tried again', async () => {
