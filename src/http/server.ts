@@ -13,7 +13,10 @@ import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { Logger } from '../logger.js';
 import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
+import { ErrorCodeCatalog } from './schemas.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
@@ -87,6 +90,43 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
   }
   socket.destroy();
 }
+
+/** What the generated OpenAPI document says besides its paths. */
+const OPENAPI_BASE = {
+  openapi: '3.1.0',
+  info: {
+    title: 'taskd',
+    version: '1',
+    description:
+      'A durable asynchronous task service on PostgreSQL. v1 errors are `{"error", "code", "details"?}`, with ' +
+      'the stable codes each operation lists; the original API answers `{"error"}` alone.',
+  },
+  tags: [
+    { name: 'tasks', description: 'v1 tasks: create, read, list, cancel, retry.' },
+    { name: 'queues', description: 'v1 queues: counts, pause, concurrency limits.' },
+    { name: 'kinds', description: 'The kinds of task this service runs.' },
+    {
+      name: 'original API',
+      description: 'The two endpoints of the original API; their shapes are a contract.',
+    },
+    { name: 'health', description: 'For orchestrators; never need a token.' },
+    {
+      name: 'documentation',
+      description: 'This document, and its reference page at /docs; no token needed.',
+    },
+  ],
+  components: {
+    schemas: { ErrorCode: ErrorCodeCatalog },
+    securitySchemes: {
+      bearer: {
+        type: 'http' as const,
+        scheme: 'bearer',
+        description: 'Required by every endpoint but the health checks when API_TOKENS is set.',
+      },
+    },
+  },
+  security: [{ bearer: [] }],
+};
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -171,6 +211,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
   }
   if (options.apiTokens) requireBearerTokens(app, options.apiTokens);
+
+  // Before the routes: the document is generated from the schemas of the routes registered after it.
+  await app.register(swagger, { openapi: OPENAPI_BASE });
+  // The reference page's assets come from the npm package, so it works with no network; no online validator.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { validatorUrl: null } });
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        summary: 'This document',
+        tags: ['documentation'],
+        security: [],
+        response: { 200: { type: 'object', additionalProperties: true, description: 'OpenAPI 3.1' } },
+      },
+    },
+    () => app.swagger(),
+  );
 
   taskRoutes(app, service);
   v1TaskRoutes(app, service);
