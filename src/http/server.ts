@@ -181,6 +181,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // A path parameter that is not valid percent-encoding (`/v1/tasks/%ZZ`) is refused by the router before the
+    // error handler sees it; without this it would get Fastify's own body, with its `FST_ERR_BAD_URL` code.
+    frameworkErrors: (_err, request, reply) => {
+      const raw = reply as unknown as { code(n: number): { send(b: unknown): void } };
+      raw.code(API_ERRORS.BAD_REQUEST.status).send(errorBody(request, 'BAD_REQUEST'));
+    },
     // A field a route's schema does not know is an error to report, not something to drop in silence; input is
     // never coerced from one JSON type into another, but a query string's text is (`?limit=10`).
     ajv: { customOptions: { removeAdditional: false } },
