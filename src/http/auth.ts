@@ -5,6 +5,15 @@ import { ApiError } from '../domain/errors.js';
 /** Paths an orchestrator probes without credentials. */
 export const PUBLIC_PATHS = new Set(['/healthz', '/readyz']);
 
+/**
+ * The API's description (/openapi.json, the reference page at /docs and its assets) needs no token: it tells
+ * what the source tells, nothing of the tasks or the configuration, and a browser opening /docs cannot send a
+ * bearer token. It is rate-limited like the rest.
+ */
+export function isApiDescription(path: string): boolean {
+  return path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -17,7 +26,8 @@ function digest(s: string): Buffer {
 export function requireBearerTokens(app: FastifyInstance, tokens: readonly string[]): void {
   const digests = tokens.map(digest);
   app.addHook('onRequest', async (request, reply) => {
-    if (PUBLIC_PATHS.has(request.url.split('?', 1)[0]!)) return;
+    const path = request.url.split('?', 1)[0]!;
+    if (PUBLIC_PATHS.has(path) || isApiDescription(path)) return;
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
     let ok = false;

@@ -131,8 +131,120 @@ export const Kinds = Type.Object({
   ),
 });
 
-export const ErrorBody = Type.Object({
-  error: Type.String(),
-  code: Type.String(),
-  details: Type.Optional(Type.Unknown()),
+/**
+ * Every error code a v1 answer can carry, with when it is sent: the v1 contract's codes, and the router's own
+ * answers. The OpenAPI document lists them, each route naming those it answers with.
+ */
+export const ERROR_CODES = {
+  invalid_request: 'The request does not match its schema; `details` says where.',
+  unknown_kind: 'No handler is registered for `kind`; `details.known` lists the kinds there are.',
+  invalid_input: "`input` fails the kind's input schema; `details` says where.",
+  unauthorized: 'API_TOKENS is set and the request has no valid `Authorization: Bearer` token.',
+  task_not_found: 'No task has this id.',
+  queue_not_found: 'No queue has this name.',
+  task_finished: 'The task has already reached a terminal state.',
+  task_not_retryable: 'Only a failed or cancelled task can be retried.',
+  lease_lost: "The worker's lease is gone (the task was cancelled or the lease expired): stop working on it.",
+  idempotency_key_in_use: 'A request with the same idempotency key is still in flight.',
+  idempotency_key_reused: 'The idempotency key was used before with another body.',
+  payload_too_large: 'The body is larger than BODY_LIMIT_BYTES.',
+  rate_limited: 'Too many requests from this client address; see `Retry-After`.',
+  shutting_down: 'The instance is draining for shutdown; try another.',
+  database_unavailable: 'The database cannot be reached; retry later.',
+  not_found: 'No route serves this path.',
+  method_not_allowed: 'The path is served, but not for this method; see `Allow`.',
+  internal: 'An unexpected error; `request_id` names it in the log.',
+  not_ready: 'GET /readyz only: the instance should get no traffic now.',
+  request_timeout: 'The request did not arrive within HTTP_REQUEST_TIMEOUT_MS.',
+  headers_too_large: 'The request headers are too large.',
+} as const;
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+/** The catalogue of codes, as a component of the OpenAPI document. */
+export const ErrorCodeCatalog = {
+  type: 'string' as const,
+  enum: Object.keys(ERROR_CODES),
+  description: Object.entries(ERROR_CODES)
+    .map(([code, when]) => `- \`${code}\`: ${when}`)
+    .join('\n'),
+};
+
+const ErrorFields = {
+  error: Type.String({ description: 'A message for people; match on `code`, not on this.' }),
+  detail: Type.Optional(Type.String()),
+  details: Type.Optional(
+    Type.Unknown({ description: 'Where the request is wrong, for the codes that say.' }),
+  ),
+};
+
+export const ErrorBody = Type.Object({ ...ErrorFields, code: Type.String() });
+
+/** An error answer that carries one of `codes`, described by them. */
+function errorOf(codes: readonly ErrorCode[]) {
+  return Type.Object(
+    { ...ErrorFields, code: Type.Enum(codes as ErrorCode[]), request_id: Type.Optional(Type.String()) },
+    { description: codes.map((c) => `\`${c}\`: ${ERROR_CODES[c]}`).join(' ') },
+  );
+}
+
+/**
+ * The error answers of a v1 route, by status: the given codes, and those any request can get (401 with
+ * API_TOKENS, 429 with a rate limit, 503, 500). A route's response schema also serializes its answers, so every
+ * field an error can carry is declared here.
+ */
+export function errorResponses(codes: Partial<Record<400 | 404 | 409 | 413 | 422, readonly ErrorCode[]>>) {
+  const byStatus: Record<number, ReturnType<typeof errorOf>> = {};
+  for (const [status, list] of Object.entries(codes)) byStatus[Number(status)] = errorOf(list);
+  return {
+    ...byStatus,
+    401: errorOf(['unauthorized']),
+    429: errorOf(['rate_limited']),
+    500: errorOf(['internal']),
+    503: errorOf(['shutting_down', 'database_unavailable']),
+  };
+}
+
+// ---- the original API: described here, never enforced (see routes/tasks.ts) ----
+
+export const LegacyCreateBody = Type.Object({
+  task: Type.String({ minLength: 1, description: 'At most MAX_TASK_LENGTH characters, no NUL.' }),
 });
+export const LegacyCreated = Type.Object({
+  task_id: Type.String({ format: 'uuid' }),
+  status: Type.Literal('success'),
+});
+export const LegacyQuery = Type.Object({ task_id: Type.String({ format: 'uuid' }) });
+export const LegacyTask = Type.Object(
+  {
+    Task: Type.String({
+      description: 'The task string as posted; for a v1 task, its input (JSON text unless a string).',
+    }),
+    CreatedAt: Timestamp,
+    Task_identification: Type.String({ format: 'uuid' }),
+    Result: Type.String({ description: 'Empty until the task ends; then its result, or what went wrong.' }),
+    Status: Type.Enum(['in progress', 'completed', 'failed']),
+  },
+  { description: 'Exactly these keys, in this order.' },
+);
+const legacyError = (message: string) =>
+  Type.Object({ error: Type.Literal(message) }, { description: `\`{"error": "${message}"}\`` });
+export const legacyErrors = {
+  unauthorized: legacyError('Missing or invalid bearer token'),
+  rateLimited: legacyError('Too many requests'),
+  invalidTaskData: legacyError('Invalid task data'),
+  invalidTaskId: legacyError('Invalid task_id: expected a UUID'),
+  taskNotFound: legacyError('Task not found'),
+  unavailable: Type.Object(
+    { error: Type.Enum(['Service is shutting down', 'Service unavailable: database unreachable']) },
+    { description: 'Shutting down, or the database cannot be reached.' },
+  ),
+};
+
+// ---- health ----
+
+export const Health = Type.Object({ status: Type.Literal('ok') });
+export const Ready = Type.Object({ status: Type.Literal('ready') });
+export const NotReady = Type.Object(
+  { error: Type.String(), detail: Type.Optional(Type.String()) },
+  { description: 'Draining, the database does not answer, or the engine gave up; `detail` says which.' },
+);

@@ -13,7 +13,10 @@ import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { Logger } from '../logger.js';
 import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
+import { ErrorCodeCatalog } from './schemas.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
@@ -88,6 +91,43 @@ function clientErrorHandler(this: FastifyInstance, err: NodeJS.ErrnoException, s
   socket.destroy();
 }
 
+/** What the generated OpenAPI document says besides its paths. */
+const OPENAPI_BASE = {
+  openapi: '3.1.0',
+  info: {
+    title: 'taskd',
+    version: '1',
+    description:
+      'A durable asynchronous task service on PostgreSQL. v1 errors are `{"error", "code", "details"?}`, with ' +
+      'the stable codes each operation lists; the original API answers `{"error"}` alone.',
+  },
+  tags: [
+    { name: 'tasks', description: 'v1 tasks: create, read, list, cancel, retry.' },
+    { name: 'queues', description: 'v1 queues: counts, pause, concurrency limits.' },
+    { name: 'kinds', description: 'The kinds of task this service runs.' },
+    {
+      name: 'original API',
+      description: 'The two endpoints of the original API; their shapes are a contract.',
+    },
+    { name: 'health', description: 'For orchestrators; never need a token.' },
+    {
+      name: 'documentation',
+      description: 'This document, and its reference page at /docs; no token needed.',
+    },
+  ],
+  components: {
+    schemas: { ErrorCode: ErrorCodeCatalog },
+    securitySchemes: {
+      bearer: {
+        type: 'http' as const,
+        scheme: 'bearer',
+        description: 'Required by every endpoint but the health checks when API_TOKENS is set.',
+      },
+    },
+  },
+  security: [{ bearer: [] }],
+};
+
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
 function isV1(request: FastifyRequest): boolean {
@@ -141,6 +181,12 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     clientErrorHandler,
+    // A path parameter that is not valid percent-encoding (`/v1/tasks/%ZZ`) is refused by the router before the
+    // error handler sees it; without this it would get Fastify's own body, with its `FST_ERR_BAD_URL` code.
+    frameworkErrors: (_err, request, reply) => {
+      const raw = reply as unknown as { code(n: number): { send(b: unknown): void } };
+      raw.code(API_ERRORS.BAD_REQUEST.status).send(errorBody(request, 'BAD_REQUEST'));
+    },
     // A field a route's schema does not know is an error to report, not something to drop in silence; input is
     // never coerced from one JSON type into another, but a query string's text is (`?limit=10`).
     ajv: { customOptions: { removeAdditional: false } },
@@ -171,6 +217,23 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     });
   }
   if (options.apiTokens) requireBearerTokens(app, options.apiTokens);
+
+  // Before the routes: the document is generated from the schemas of the routes registered after it.
+  await app.register(swagger, { openapi: OPENAPI_BASE });
+  // The reference page's assets come from the npm package, so it works with no network; no online validator.
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { validatorUrl: null } });
+  app.get(
+    '/openapi.json',
+    {
+      schema: {
+        summary: 'This document',
+        tags: ['documentation'],
+        security: [],
+        response: { 200: { type: 'object', additionalProperties: true, description: 'OpenAPI 3.1' } },
+      },
+    },
+    () => app.swagger(),
+  );
 
   taskRoutes(app, service);
   v1TaskRoutes(app, service);

@@ -6,7 +6,7 @@ import {
   Attempts,
   BatchBody,
   CreateBody,
-  ErrorBody,
+  errorResponses,
   ListQuery,
   Task,
   TaskBatch,
@@ -15,7 +15,8 @@ import {
   WaitQuery,
 } from '../../schemas.js';
 
-const errors = { 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody, 503: ErrorBody };
+const tags = ['tasks'];
+const idErrors = { 400: ['invalid_request'], 404: ['task_not_found'] } as const;
 
 /** The tasks of v1: create (one or a batch), read, list, history, cancel, retry. */
 export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): void {
@@ -26,13 +27,27 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
     {
       schema: {
         summary: 'Create a task',
+        description:
+          'With an idempotency key (the `Idempotency-Key` header or `idempotency_key`), a repeat of the same ' +
+          'body answers 200 with the original task and `Idempotent-Replayed: true`; another body under the ' +
+          'same key is refused (422). `?wait=S` answers once the task is terminal or S seconds have passed.',
+        tags,
         body: CreateBody,
         querystring: WaitQuery,
         headers: {
           type: 'object',
           properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } },
         },
-        response: { 200: Task, 201: Task, ...errors },
+        response: {
+          200: { ...Task, description: 'A replay of an earlier create with the same key and body.' },
+          201: { ...Task, description: 'Created; `Location` is its URL.' },
+          ...errorResponses({
+            400: ['invalid_request', 'unknown_kind', 'invalid_input'],
+            409: ['idempotency_key_in_use'],
+            413: ['payload_too_large'],
+            422: ['idempotency_key_reused'],
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -52,8 +67,16 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
     {
       schema: {
         summary: 'Create up to 1,000 tasks, all or none',
+        description: 'The answer lists the tasks in the order of the request.',
+        tags,
         body: BatchBody,
-        response: { 201: TaskBatch, ...errors },
+        response: {
+          201: TaskBatch,
+          ...errorResponses({
+            400: ['invalid_request', 'unknown_kind', 'invalid_input'],
+            413: ['payload_too_large'],
+          }),
+        },
       },
     },
     async (request, reply) => {
@@ -67,9 +90,12 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
     {
       schema: {
         summary: 'Read a task',
+        description:
+          '`?wait=S` long-polls: the answer comes once the task is terminal or S seconds have passed.',
+        tags,
         params: TaskId,
         querystring: WaitQuery,
-        response: { 200: Task, ...errors },
+        response: { 200: Task, ...errorResponses(idErrors) },
       },
     },
     async (request) => presentTaskV1(await service.getV1(request.params.id)),
@@ -80,8 +106,12 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
     {
       schema: {
         summary: 'List tasks, newest first',
+        description:
+          '`state` may be repeated. Pass `next_cursor` of one page as `cursor` to get the next; it is null on ' +
+          'the last page.',
+        tags,
         querystring: ListQuery,
-        response: { 200: TaskList, ...errors },
+        response: { 200: TaskList, ...errorResponses({ 400: ['invalid_request'] }) },
       },
     },
     async (request) => {
@@ -93,7 +123,14 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
 
   app.get(
     '/v1/tasks/:id/attempts',
-    { schema: { summary: 'The runs of a task', params: TaskId, response: { 200: Attempts, ...errors } } },
+    {
+      schema: {
+        summary: 'The runs of a task',
+        tags,
+        params: TaskId,
+        response: { 200: Attempts, ...errorResponses(idErrors) },
+      },
+    },
     async (request) => ({ attempts: (await service.attempts(request.params.id)).map(presentAttempt) }),
   );
 
@@ -102,8 +139,12 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
     {
       schema: {
         summary: 'Cancel a task that has not ended',
+        description:
+          'A queued or scheduled task is cancelled at once; a running one is cancelled, its handler is told ' +
+          'to stop, and a result it sends late is discarded.',
+        tags,
         params: TaskId,
-        response: { 200: Task, ...errors },
+        response: { 200: Task, ...errorResponses({ ...idErrors, 409: ['task_finished'] }) },
       },
     },
     async (request) => presentTaskV1(await service.cancel(request.params.id)),
@@ -114,8 +155,10 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
     {
       schema: {
         summary: 'Queue a failed or cancelled task again',
+        description: '`attempt` keeps counting; the task may run `max_attempts` more times.',
+        tags,
         params: TaskId,
-        response: { 200: Task, ...errors },
+        response: { 200: Task, ...errorResponses({ ...idErrors, 409: ['task_not_retryable'] }) },
       },
     },
     async (request) => presentTaskV1(await service.retry(request.params.id)),
