@@ -6,7 +6,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { HttpLoad } from './lib/http.js';
 import { createDatabase, dropDatabase, smallPool, xactCommit } from './lib/pg.js';
-import { fillQueue, migrateDatabase, taskCounts } from './lib/schema.js';
+import { fillQueue, fillQueueV1, migrateDatabase, taskCounts } from './lib/schema.js';
 import { ROOT, Service, timeStart, type StartTiming } from './lib/service.js';
 import { freePort, log, percentile, sleep, waitFor } from './lib/util.js';
 
@@ -20,14 +20,28 @@ export interface CreateResult {
   errors: number;
 }
 
-/** 1. POST /task/create from `connections` connections for `durationMs`, against an API-only process. */
-export async function createWorkload(connections: number, durationMs: number): Promise<CreateResult> {
-  const db = await createDatabase('create');
+/** What a v1 create in the benchmark posts: a small JSON object, as a real client's input would be. */
+const v1Input = (i: number) => ({ n: i, text: `bench task ${i}`, tags: ['a', 'b'] });
+
+/**
+ * 1. POST /task/create from `connections` connections for `durationMs`, against an API-only process. With `api`
+ * 'v1', POST /v1/tasks with a JSON input (kind noop) from the same clients instead.
+ */
+export async function createWorkload(
+  connections: number,
+  durationMs: number,
+  api: 'original' | 'v1' = 'original',
+): Promise<CreateResult> {
+  const db = await createDatabase(api === 'v1' ? 'create_v1' : 'create');
   const service = await Service.start({ databaseUrl: db.url, env: { WORKER_CONCURRENCY: '0' } });
   const http = new HttpLoad(service.url, connections);
+  const create =
+    api === 'v1'
+      ? (i: number) => http.createV1('noop', v1Input(i))
+      : (i: number) => http.create(`bench task ${i}`);
   try {
-    await http.run(connections, Math.min(1000, durationMs), () => http.create('warm-up'));
-    const r = await http.run(connections, durationMs, (i) => http.create(`bench task ${i}`));
+    await http.run(connections, Math.min(1000, durationMs), (i) => create(-1 - i));
+    const r = await http.run(connections, durationMs, create);
     return {
       perSecond: (r.latenciesMs.length / r.elapsedMs) * 1000,
       p50Ms: percentile(r.latenciesMs, 50),
@@ -61,13 +75,20 @@ async function drainSpan(pool: pg.Pool): Promise<number> {
 
 /**
  * 2. `tasks` queued noop tasks, drained by one process. With `readConnections`, 5.: GET /task/check-result from
- * that many connections against the same process while it drains.
+ * that many connections against the same process while it drains. With `v1`, the tasks are v1 tasks (JSON input,
+ * priorities, two queues, three attempts; every run appends to the attempt history, see fillQueueV1).
  */
 export async function drainWorkload(
   tasks: number,
-  options: { readConnections?: number; logLevel?: string; nodeArgs?: string[]; analyze?: boolean } = {},
+  options: {
+    readConnections?: number;
+    logLevel?: string;
+    nodeArgs?: string[];
+    analyze?: boolean;
+    v1?: boolean;
+  } = {},
 ): Promise<DrainResult> {
-  const db = await createDatabase('drain');
+  const db = await createDatabase(options.v1 ? 'drain_v1' : 'drain');
   await migrateDatabase(db.url);
   const pool = smallPool(db.url);
   // The process starts idle (warm: connected, listening); the queue is then filled in one statement, which its
@@ -84,7 +105,8 @@ export async function drainWorkload(
       // Open every connection before the drain, so connection set-up is not counted as read latency.
       await http.run(options.readConnections ?? 0, 1000, () => http.check(randomUUID()).catch(() => {}));
     }
-    await fillQueue(db.url, tasks, 'noop', 240_000, options.analyze);
+    if (options.v1) await fillQueueV1(db.url, tasks, 'noop', 240_000);
+    else await fillQueue(db.url, tasks, 'noop', 240_000, options.analyze);
     const ids = http
       ? (
           await pool.query<{ id: string }>('SELECT id FROM taskd.tasks ORDER BY random() LIMIT 2000')
@@ -128,6 +150,14 @@ export async function drainWorkload(
     const c = await taskCounts(pool);
     if ((c.completed ?? 0) !== tasks)
       throw new Error(`drain: expected ${tasks} completed, got ${JSON.stringify(c)}`);
+    if (options.v1) {
+      // The v1 drain measures the history write too: make sure it happened.
+      const { rows } = await pool.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM taskd.tasks WHERE jsonb_array_length(history) = 1`,
+      );
+      if (rows[0]?.n !== tasks)
+        throw new Error(`drain: expected ${tasks} attempt histories, got ${rows[0]?.n}`);
+    }
     const seconds = await drainSpan(pool);
     return {
       tasks,

@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--rounds N] [--inflight-rounds N] [--vs graphile-worker,pg-boss,bullmq]
- * [--only start,create,drain,reads,pickup,inflight,limit,plan,peers,diagnose] [--claim-plan] [--start-only]
+ * [--only start,create,create-v1,drain,drain-v1,reads,pickup,inflight,limit,plan,peers,diagnose] [--claim-plan]
+ * [--start-only]
  * [--no-plan]`
  *
  * Builds the service if its sources changed, runs each workload on fresh databases (dropped afterwards), prints a
@@ -40,7 +41,19 @@ interface Args {
 }
 
 // `diagnose` (a drain under the CPU profiler) runs only when asked for with --only.
-const ALL = ['start', 'create', 'drain', 'reads', 'pickup', 'inflight', 'limit', 'plan', 'peers'];
+const ALL = [
+  'start',
+  'create',
+  'create-v1',
+  'drain',
+  'drain-v1',
+  'reads',
+  'pickup',
+  'inflight',
+  'limit',
+  'plan',
+  'peers',
+];
 
 function parseArgs(argv: string[]): Args {
   const quick = argv.includes('--quick');
@@ -213,6 +226,8 @@ async function main(): Promise<void> {
   let start: StartResult[] = [];
   let create: CreateResult[] = [];
   let drain: DrainResult[] = [];
+  let createV1: CreateResult[] = [];
+  let drainV1: DrainResult[] = [];
   let reads: DrainResult[] = [];
   let pickup: PickupResult[] = [];
   let inflight: InflightResult[] = [];
@@ -231,7 +246,13 @@ async function main(): Promise<void> {
       limit = await repeat('limit', args.rounds, () => limitWorkload(s.connections, s.poolSize, s.limitMs));
     if (wants('create'))
       create = await repeat('create', args.rounds, () => createWorkload(s.connections, s.createMs));
+    if (wants('create-v1'))
+      createV1 = await repeat('create v1', args.rounds, () =>
+        createWorkload(s.connections, s.createMs, 'v1'),
+      );
     if (wants('drain')) drain = await repeat('drain', args.rounds, () => drainWorkload(s.drainTasks));
+    if (wants('drain-v1'))
+      drainV1 = await repeat('drain v1', args.rounds, () => drainWorkload(s.drainTasks, { v1: true }));
     if (wants('reads'))
       reads = await repeat('drain + reads', args.rounds, () =>
         drainWorkload(s.drainTasks, { readConnections: s.connections }),
@@ -414,6 +435,34 @@ async function main(): Promise<void> {
         ...(peer === 'graphile-worker' && { target: '≥ 1.0×', met: ratio >= 1 }),
       });
     }
+  }
+  if (createV1.length) {
+    const v = over(createV1, (r) => r.perSecond);
+    const original = create.length ? over(create, (r) => r.perSecond) : undefined;
+    rows.push({
+      workload: '1b create v1',
+      metric: 'POST /v1/tasks creates/s, JSON input (64 HTTP connections)',
+      value: v,
+      unit: '/s',
+      ...(original && {
+        against: 'POST /task/create',
+        reference: original,
+        ratio: v.median / original.median,
+      }),
+    });
+    rows.push({ workload: '1b create v1', metric: 'p50', value: over(createV1, (r) => r.p50Ms), unit: 'ms' });
+    rows.push({ workload: '1b create v1', metric: 'p99', value: over(createV1, (r) => r.p99Ms), unit: 'ms' });
+  }
+  if (drainV1.length) {
+    const v = over(drainV1, (r) => r.perSecond);
+    const original = drain.length ? over(drain, (r) => r.perSecond) : undefined;
+    rows.push({
+      workload: '2b drain v1',
+      metric: `tasks/s (${s.drainTasks} noop v1: priorities, 2 queues, history)`,
+      value: v,
+      unit: '/s',
+      ...(original && { against: 'original drain', reference: original, ratio: v.median / original.median }),
+    });
   }
   if (drainQuiet.length) {
     const v = over(drainQuiet, (r) => r.perSecond);
@@ -653,7 +702,9 @@ async function main(): Promise<void> {
   Object.assign(results, {
     start,
     create,
+    createV1,
     drain,
+    drainV1,
     reads,
     pickup,
     inflight,

@@ -253,6 +253,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         concurrency: config.WORKER_CONCURRENCY,
         leaseMs: config.LEASE_MS,
         pollIntervalMs: config.POLL_INTERVAL_MS,
+        progressIntervalMs: config.PROGRESS_INTERVAL_MS,
         limits: { maxResultBytes: config.MAX_RESULT_BYTES, backoff },
         onFatal: (err) => options.onFatal?.(err),
       });

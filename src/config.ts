@@ -174,6 +174,11 @@ export const configSchema = {
     parse: int(10, 60_000),
     doc: 'Fallback poll for new tasks when no notification arrives (jittered).',
   },
+  PROGRESS_INTERVAL_MS: {
+    default: 1000,
+    parse: int(10, 600_000),
+    doc: "A task's progress (`ctx.progress`) is written at most once per interval, and its last value when the run ends.",
+  },
   MAX_TASK_LENGTH: {
     default: 65_536,
     parse: int(1, 10_000_000),

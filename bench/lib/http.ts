@@ -21,6 +21,19 @@ export class HttpLoad {
     return body.task_id;
   }
 
+  /** POST /v1/tasks with a JSON input, for a task of `kind`. */
+  async createV1(kind: string, input: unknown): Promise<string> {
+    const res = await this.pool.request({
+      method: 'POST',
+      path: '/v1/tasks',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ kind, input }),
+    });
+    const body = (await res.body.json()) as { id?: string };
+    if (res.statusCode !== 201 || !body.id) throw new Error(`v1 create answered ${res.statusCode}`);
+    return body.id;
+  }
+
   async check(taskId: string): Promise<void> {
     const res = await this.pool.request({ method: 'GET', path: `/task/check-result?task_id=${taskId}` });
     await res.body.dump();

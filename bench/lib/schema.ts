@@ -47,6 +47,32 @@ export async function fillQueue(
   }
 }
 
+/**
+ * Queues `count` v1 tasks for `kind` with plain SQL, in one statement, with what v1 adds in the rows: a JSON
+ * input, priorities from -5 to 5, two queues (`default` and `batch`, one task in four) and three attempts each.
+ */
+export async function fillQueueV1(
+  url: string,
+  count: number,
+  kind: string,
+  timeoutMs: number,
+): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(
+      `INSERT INTO taskd.tasks (id, handler, payload, timeout_ms, queue, priority, max_attempts, run_at)
+       SELECT gen_random_uuid(), $1,
+              jsonb_build_object('n', g, 'text', 'bench task ' || g, 'tags', jsonb_build_array('a', 'b')),
+              $2, CASE WHEN g % 4 = 0 THEN 'batch' ELSE 'default' END, (g * 7919) % 11 - 5, 3, now()
+       FROM generate_series(1, $3) g`,
+      [kind, timeoutMs, count],
+    );
+  } finally {
+    await client.end();
+  }
+}
+
 export async function taskCounts(pool: pg.Pool): Promise<Record<string, number>> {
   const rows = (
     await pool.query<{ state: string; n: string }>(

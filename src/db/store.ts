@@ -299,6 +299,27 @@ const SQL = {
     WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
     RETURNING t.id`,
 
+  // Handlers' progress, many runs per statement, fenced like a settle (owner, attempt, state = 'running'): a
+  // lost run's progress changes nothing. SKIP LOCKED: a row locked now is being ended (settle, cancel, reaper,
+  // shutdown), which supersedes its progress, and waiting for it could deadlock with a settle of the same rows
+  // taken in another order. Rows not returned were not written.
+  taskProgressMany: `
+    WITH d AS MATERIALIZED (
+      SELECT r.id, o.percent, o.message
+      FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::float8[], $5::text[])
+        AS o(id, owner, attempt, percent, message)
+      CROSS JOIN LATERAL (
+        SELECT id FROM taskd.tasks
+        WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state = 'running'
+        FOR UPDATE SKIP LOCKED
+      ) r
+    )
+    UPDATE taskd.tasks t
+    SET progress = jsonb_build_object('percent', d.percent, 'message', d.message, 'updated_at', ${iso('now()')})
+    FROM d
+    WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
+    RETURNING t.id`,
+
   workerRegister: `
     INSERT INTO taskd.workers (id, host, pid, expires_at, concurrency)
     VALUES ($1, $2, $3, now() + $4 * interval '1 millisecond', $5)`,
@@ -433,6 +454,7 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskClaimAvailable',
   'taskClaimFromQueue',
   'taskSettleMany',
+  'taskProgressMany',
   'taskList',
 ]);
 
@@ -516,6 +538,16 @@ export interface SettleRow {
   owner: string;
   attempt: number;
   decision: Decision;
+}
+
+/** A run's latest progress, fenced by its claim like a settle. */
+export interface ProgressRow {
+  id: string;
+  owner: string;
+  attempt: number;
+  /** 0–100, or null: the handler says what it does but not how far it is. */
+  percent: number | null;
+  message: string | null;
 }
 
 /** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
@@ -782,6 +814,22 @@ export class TaskStore {
         rows.map((r) => r.decision.result),
         rows.map((r) => (r.decision.state === 'completed' ? (r.decision.output ?? null) : null)),
         rows.map((r) => (r.decision.state === 'scheduled' ? r.decision.delayMs : 0)),
+      ],
+      options,
+    );
+    return new Set(written.map((r) => r.id));
+  }
+
+  /** Writes the progress of running tasks; returns the ids written (the others' runs had ended or were lost). */
+  async taskProgressMany(rows: readonly ProgressRow[], options?: StatementOptions): Promise<Set<string>> {
+    const written = await this.rows<{ id: string }>(
+      'taskProgressMany',
+      [
+        rows.map((r) => r.id),
+        rows.map((r) => r.owner),
+        rows.map((r) => r.attempt),
+        rows.map((r) => r.percent),
+        rows.map((r) => r.message),
       ],
       options,
     );

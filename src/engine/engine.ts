@@ -12,6 +12,7 @@ import { TaskAbort } from './abort.js';
 import { Claimer } from './claimer.js';
 import { executeTask } from './executor.js';
 import type { Heartbeat } from './heartbeat.js';
+import { normaliseProgress, ProgressWriter } from './progress.js';
 import { Settler } from './settler.js';
 import { Slots } from './slots.js';
 
@@ -30,6 +31,8 @@ export interface EngineOptions {
   limits: OutcomeLimits;
   /** Largest number of tasks taken by one claim statement. */
   maxClaimBatch?: number;
+  /** Handlers' progress is written at most once per run per interval (PROGRESS_INTERVAL_MS; default 1000). */
+  progressIntervalMs?: number;
   /** The claim loop keeps crashing: the process must stop. */
   onFatal: (err: unknown) => void;
 }
@@ -39,6 +42,10 @@ interface Run {
   owner: string;
   controller: AbortController;
   startedAt: number;
+  /** Set when the run's outcome is in: progress reported later is ignored. */
+  ended?: boolean;
+  /** A refused progress report was logged (once per run is enough). */
+  progressRefused?: boolean;
 }
 
 /** How long a handler may take to return after its signal aborted before it counts as stuck. */
@@ -59,6 +66,7 @@ export class Engine {
   private readonly slots: Slots;
   private readonly claimer: Claimer;
   private readonly settler: Settler;
+  private readonly progress: ProgressWriter;
   private readonly claiming = new AbortController();
   private readonly graceOver = new AbortController();
   private readonly unsubscribe: (() => void)[] = [];
@@ -73,6 +81,11 @@ export class Engine {
   constructor(private readonly options: EngineOptions) {
     this.slots = new Slots(options.concurrency);
     this.settler = new Settler(options.store, options.bus);
+    this.progress = new ProgressWriter({
+      store: options.store,
+      bus: options.bus,
+      intervalMs: options.progressIntervalMs ?? 1000,
+    });
     this.claimer = new Claimer({
       store: options.store,
       slots: this.slots,
@@ -145,6 +158,8 @@ export class Engine {
     this.discardOutcomes = true;
     await Promise.race([this.settler.idle(), pause(Math.min(5000, leaseMs), this.graceOver.signal)]);
     this.settler.abandon();
+    // Runs still going now are failed below: their progress no longer matters.
+    await this.progress.stop();
 
     const left = [...this.runs.values()];
     if (left.length > 0) bus.emit('engine.grace_over', { running: left.length });
@@ -190,9 +205,12 @@ export class Engine {
       handler: task.handler,
       workerId: owner,
     });
-    const execution = executeTask(task, handlers, run.controller, log);
+    const execution = executeTask(task, handlers, run.controller, log, (percent, message) =>
+      this.onProgress(run, percent, message),
+    );
     const stored = execution.outcome
       .then((outcome) => {
+        run.ended = true;
         // The run was ended by its signal while the handler goes on: count it as stuck until it returns.
         if (!execution.handlerDone) this.watchStuck(task, execution.handlerReturned);
         return this.finish(run, outcome);
@@ -230,6 +248,23 @@ export class Engine {
     });
   }
 
+  private onProgress(run: Run, percent: unknown, message: unknown): void {
+    // An ended or aborted run's progress would be fenced off in the database: spare the write.
+    if (run.ended || run.controller.signal.aborted) return;
+    const progress = normaliseProgress(percent, message);
+    if (!progress) {
+      if (!run.progressRefused) {
+        run.progressRefused = true;
+        this.options.log.warn(
+          { task_id: run.task.id },
+          'progress ignored: percent must be a number or null, message a string or null',
+        );
+      }
+      return;
+    }
+    this.progress.report({ id: run.task.id, owner: run.owner, attempt: run.task.attempt, ...progress });
+  }
+
   private async finish(run: Run, outcome: Outcome): Promise<void> {
     const { bus, limits } = this.options;
     const taskId = run.task.id;
@@ -237,9 +272,12 @@ export class Engine {
     const aborted = run.controller.signal.aborted ? (run.controller.signal.reason as unknown) : undefined;
     if (this.discardOutcomes || (aborted instanceof TaskAbort && aborted.kind !== 'timeout')) {
       // Shutdown or a lost lease ends (or already ended) this run in the database.
+      void this.progress.end(taskId, false);
       bus.emit('task.outcome_discarded', { taskId, reason: 'aborted' });
       return;
     }
+    // The handler's last word on its progress goes in before the outcome: once that is written, it is fenced off.
+    await this.progress.end(taskId, true);
     const decision = decide(outcome, run.task, limits);
     const result = await this.settler.settle({
       id: taskId,

@@ -31,6 +31,7 @@ export function executeTask(
   handlers: HandlerRegistry,
   controller: AbortController,
   log: Logger,
+  onProgress: ProgressSink = () => {},
 ): Execution {
   const handler = handlers.get(task.handler);
   if (!handler) {
@@ -52,7 +53,9 @@ export function executeTask(
   });
 
   // A handler may return a plain value, a promise, or throw before returning one: all are the same here.
-  const running = new Promise<unknown>((resolve) => resolve(handler(task.input, context(task, signal, log))));
+  const running = new Promise<unknown>((resolve) =>
+    resolve(handler(task.input, context(task, signal, log, onProgress))),
+  );
   let handlerDone = false;
   // Registered before the race below, so that the flag is set before the outcome can resolve from the return.
   const handlerReturned = running.then(
@@ -98,8 +101,16 @@ export function executeTask(
   };
 }
 
+/** Where a handler's `ctx.progress` goes: its arguments as the handler passed them, unchecked. */
+export type ProgressSink = (percent: unknown, message: unknown) => void;
+
 /** The handler's view of its run. Its logger (bound to task_id) is made only if the handler asks for it. */
-function context(task: ClaimedTask, signal: AbortSignal, log: Logger): HandlerContext {
+function context(
+  task: ClaimedTask,
+  signal: AbortSignal,
+  log: Logger,
+  onProgress: ProgressSink,
+): HandlerContext {
   let bound: Logger | undefined;
   return {
     signal,
@@ -107,6 +118,14 @@ function context(task: ClaimedTask, signal: AbortSignal, log: Logger): HandlerCo
     attempt: task.attempt,
     get log() {
       return (bound ??= log.child({ task_id: task.id }));
+    },
+    progress: (percent, message) => {
+      // Reporting progress must never fail the work it reports on.
+      try {
+        onProgress(percent, message);
+      } catch (err) {
+        log.warn({ err, task_id: task.id }, 'could not record progress');
+      }
     },
   };
 }

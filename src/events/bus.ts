@@ -27,6 +27,12 @@ export interface TaskdEvents {
   };
   /** A run's outcome was not written: someone else had ended the run already. */
   'task.outcome_discarded': { taskId: string; reason: 'fenced' | 'aborted' | 'unstorable' };
+  /**
+   * Handlers' progress was written for `taskIds` (one statement); `fenced` runs had ended or were lost, and their
+   * progress changed nothing.
+   */
+  'task.progress': { taskIds: string[]; fenced: number };
+  'progress.failed': { tasks: number; failures: number; err: unknown };
   /** The task's run was ended (deadline, shutdown, lost lease) but its handler ignores its signal and still runs. */
   'handler.stuck': { taskId: string; handler: string };
   /** A stuck handler finally returned; its slot is free again. */

@@ -40,6 +40,15 @@ const formatters: Formatters = {
       : 'outcome discarded: the run was already ended',
     { task_id: p.taskId, reason: p.reason },
   ],
+  'task.progress': (p) => [
+    'debug',
+    'task progress written',
+    { tasks: p.taskIds.length, fenced: p.fenced, task_ids: p.taskIds },
+  ],
+  'progress.failed': (p) =>
+    p.failures === 1 || p.failures % 20 === 0
+      ? ['warn', 'writing task progress failed', { tasks: p.tasks, failures: p.failures, err: err(p.err) }]
+      : undefined,
   'handler.stuck': (p) => [
     'warn',
     'handler ignores its abort signal and is still running',

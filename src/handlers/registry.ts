@@ -8,6 +8,14 @@ export interface HandlerContext {
   readonly attempt: number;
   /** A logger whose every line carries task_id. */
   readonly log: Logger;
+  /**
+   * Says how far the run is, for the task's `progress`: `percent` from 0 to 100 (clamped) or null, `message` a
+   * short text (cut at 1,000 characters) or null. Cheap enough to call in a tight loop: only the latest value is
+   * kept, written at most once per PROGRESS_INTERVAL_MS, and the last one before the run ends is always written.
+   * Never throws; values of the wrong type are ignored (and logged once per run), and so is progress reported
+   * after the run ended or its signal aborted.
+   */
+  readonly progress: (percent: number | null, message?: string | null) => void;
 }
 
 /**

@@ -19,6 +19,7 @@ export interface StackOptions {
   concurrency?: number;
   leaseMs?: number;
   pollIntervalMs?: number;
+  progressIntervalMs?: number;
   maxResultBytes?: number;
   /** Give the heartbeat a connection of its own, as the service does (default true). */
   lifeline?: boolean;
@@ -87,6 +88,7 @@ export class EngineStack {
       concurrency: options.concurrency ?? 100,
       leaseMs,
       pollIntervalMs: options.pollIntervalMs ?? 100,
+      progressIntervalMs: options.progressIntervalMs ?? 1000,
       limits: { maxResultBytes: options.maxResultBytes ?? 1 << 20, backoff: BACKOFF },
       onFatal: (err) => this.fatal.push(err),
     });
