@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { Batcher } from '../db/batcher.js';
 import { isUniqueViolation } from '../db/errors.js';
-import type { Attempt, NewTask, QueueRow, TaskFilter, TaskRecord, TaskStore } from '../db/store.js';
+import type {
+  Attempt,
+  NewTask,
+  NewTaskV1,
+  QueueRow,
+  TaskFilter,
+  TaskRecord,
+  TaskStore,
+} from '../db/store.js';
 import { fingerprint, newTaskFromBody, type CreateBody } from './create-request.js';
 import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
@@ -35,6 +43,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Insert flushes that may run at once; each holds a pooled connection (counted in config's pool minimum). */
 export const MAX_CONCURRENT_INSERTS = 4;
 
+/** A create waiting for the group commit, of either API. */
+type PendingInsert = { api: 'original'; task: NewTask } | { api: 'v1'; task: NewTaskV1 };
+
 /** Something readiness depends on besides the database: returns why it is not ready, or undefined. */
 export type ReadinessCheck = () => string | undefined;
 
@@ -45,7 +56,7 @@ export type ReadinessCheck = () => string | undefined;
  * committed, and `task.created` is emitted then.
  */
 export class TaskService {
-  private readonly inserts: Batcher<NewTask, undefined>;
+  private readonly inserts: Batcher<PendingInsert, TaskRecord | undefined>;
   private readonly readinessChecks: ReadinessCheck[] = [];
   private accepting = true;
 
@@ -54,10 +65,19 @@ export class TaskService {
     private readonly bus: EventBus,
     private readonly options: TaskServiceOptions,
   ) {
+    // One group commit for the creates of both APIs: concurrent creates share a flush, and each flush writes the
+    // original API's tasks and v1's in one statement each. At most MAX_CONCURRENT_INSERTS flushes run at once in
+    // all, which the pool minimum of config.ts counts on.
     this.inserts = new Batcher(
-      async (tasks) => {
-        await this.store.taskInsertMany(tasks);
-        return tasks.map(() => undefined);
+      async (items) => {
+        const seed = items.filter(
+          (i): i is Extract<PendingInsert, { api: 'original' }> => i.api === 'original',
+        );
+        const v1 = items.filter((i): i is Extract<PendingInsert, { api: 'v1' }> => i.api === 'v1');
+        if (seed.length > 0) await this.store.taskInsertMany(seed.map((i) => i.task));
+        const records = v1.length > 0 ? await this.store.taskInsertManyV1(v1.map((i) => i.task)) : [];
+        const byId = new Map(records.map((r) => [r.id, r]));
+        return items.map((i) => (i.api === 'v1' ? byId.get(i.task.id) : undefined));
       },
       { maxBatch: 1000, maxConcurrent: MAX_CONCURRENT_INSERTS },
     );
@@ -79,10 +99,8 @@ export class TaskService {
     const input = this.validateTask(task);
     const id = randomUUID();
     await this.inserts.add({
-      id,
-      handler: this.options.defaultHandler,
-      input,
-      timeoutMs: this.options.defaultTimeoutMs,
+      api: 'original',
+      task: { id, handler: this.options.defaultHandler, input, timeoutMs: this.options.defaultTimeoutMs },
     });
     this.bus.emit('task.created', { taskId: id, requestId: context.requestId });
     return id;
@@ -144,7 +162,12 @@ export class TaskService {
     const rows = bodies.map((b) =>
       newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined),
     );
-    const created = await this.store.taskInsertManyV1(rows);
+    // A single create without an idempotency key joins the group commit, like the original API's creates; a
+    // batch is its own statement (all or nothing), and so is a keyed create (a key taken must fail it alone).
+    const created =
+      rows.length === 1 && rows[0]!.idempotencyKey === null
+        ? [(await this.inserts.add({ api: 'v1', task: rows[0]! }))!]
+        : await this.store.taskInsertManyV1(rows);
     for (const t of created) this.bus.emit('task.created', { taskId: t.id, requestId: context.requestId });
     return created;
   }
