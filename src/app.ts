@@ -8,6 +8,7 @@ import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
 import { TaskService } from './domain/task-service.js';
+import { TaskWaiters } from './domain/task-waiters.js';
 import { Engine } from './engine/engine.js';
 import { Heartbeat } from './engine/heartbeat.js';
 import { EventBus } from './events/bus.js';
@@ -212,9 +213,16 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       })),
     });
 
+    // Long-polls and event streams, woken by the notifier: in API-only processes too.
+    const waiters = new TaskWaiters(store, notifier, (err) =>
+      log.warn({ err: describeDbError(err) }, 'reading waited-on tasks failed; retrying'),
+    );
+    waiters.start();
+
     // The listener starts before the engine so that the engine is stopped first on the way out.
     const server = await buildServer({
       service,
+      waiters,
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -239,6 +247,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       await server.close();
       log.info('http server closed');
     });
+    // Released before the listener closes, which waits for every open request: waits answer with the task as
+    // it is, and event streams end.
+    acquire('waiters', () => waiters.close());
     checkpoint();
 
     let engine: Engine | undefined;

@@ -22,10 +22,32 @@ export const CHANNELS = {
   taskCreated: TASK_CREATED_CHANNEL,
   /** A running task was cancelled: whichever process runs it aborts its handler. Payload: the task id. */
   taskCancelled: 'taskd_task_cancelled',
+  /**
+   * A task's state, attempt or progress changed: waiters (long-polls, event streams) read it again. Payload: the
+   * ids, comma-separated, at most CHANGED_IDS_PER_NOTIFY of them per notification.
+   */
+  taskChanged: 'taskd_task_changed',
   /** Each process sends itself a notification now and then, to prove the connection still delivers. */
   selfCheck: 'taskd_notifier_check',
 } as const;
 export type Channel = (typeof CHANNELS)[keyof typeof CHANNELS];
+
+/**
+ * Ids per `taskd_task_changed` notification: 150 UUIDs with their commas are 5,550 bytes, well within NOTIFY's
+ * 8,000-byte payload limit.
+ */
+export const CHANGED_IDS_PER_NOTIFY = 150;
+
+/**
+ * The body of a CTE that announces the ids of `source` (a CTE with an `id` column) on `taskd_task_changed`, in
+ * chunks. A CTE that does not modify data runs only when read: each statement reads it once, cross-joined as
+ * `announced` (one row), so that it neither multiplies nor filters the rows the statement returns.
+ */
+const announce = (source: string) => `
+    SELECT pg_notify('${CHANNELS.taskChanged}', string_agg(id::text, ',')) FROM (
+      SELECT id, (row_number() OVER () - 1) / ${CHANGED_IDS_PER_NOTIFY} AS chunk FROM ${source}
+    ) c GROUP BY chunk`;
+const announced = `(SELECT count(*) FROM announced) AS announced_`;
 
 export const LISTENER_SQL = {
   listen: (channel: Channel) => `LISTEN ${channel}`,
@@ -147,6 +169,17 @@ const SQL = {
 
   taskGetRecord: `SELECT ${RECORD} FROM taskd.tasks t WHERE id = $1`,
 
+  // What waiters read again when they hear their tasks changed: one statement for every id of a notification.
+  taskGetRecords: `SELECT ${RECORD} FROM taskd.tasks t WHERE id = ANY($1::uuid[])`,
+
+  // The runs an engine holds that the database no longer has running under its claim (owner and attempt):
+  // cancelled, or ended by someone else. The engine's check for cancel notifications it may have missed.
+  taskRunsEnded: `
+    SELECT r.id, t.state::text AS state
+    FROM unnest($1::uuid[], $2::int[]) AS r(id, attempt)
+    LEFT JOIN taskd.tasks t ON t.id = r.id
+    WHERE t.id IS NULL OR t.state <> 'running' OR t.owner <> $3 OR t.attempt <> r.attempt`,
+
   taskGetByIdempotencyKey: `SELECT ${RECORD}, request_fingerprint FROM taskd.tasks t WHERE idempotency_key = $1`,
 
   // Newest first, keyset-paginated on seq (the cursor is the last seq seen), filters optional.
@@ -181,9 +214,9 @@ const SQL = {
     ), told AS (
       SELECT pg_notify('${CHANNELS.taskCancelled}', before.id::text) FROM before
       WHERE before.state = 'running' AND EXISTS (SELECT 1 FROM cancelled)
-    )
+    ), announced AS (${announce('cancelled')})
     SELECT before.state::text AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled
-    FROM before LEFT JOIN told ON true`,
+    FROM before LEFT JOIN told ON true, ${announced}`,
 
   // Retry by hand: a failed or cancelled task is queued again; it may run max_attempts more times.
   taskRetry: `
@@ -195,8 +228,8 @@ const SQL = {
       RETURNING ${RECORD}
     ), woken AS (
       SELECT pg_notify('${TASK_CREATED_CHANNEL}', '1') FROM retried
-    )
-    SELECT retried.* FROM retried LEFT JOIN woken ON true`,
+    ), announced AS (${announce('retried')})
+    SELECT retried.* FROM retried LEFT JOIN woken ON true, ${announced}`,
 
   // Every queue that has tasks or settings, with its counts by state and the age of its oldest queued task.
   queueList: `
@@ -235,18 +268,21 @@ const SQL = {
   // free slots ($2), and a worker whose lease has run out (or was reaped) claims nothing: its tasks would point
   // at a worker that no reaper looks for.
   taskClaimAvailable: `
-    UPDATE taskd.tasks t
-    SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
-    WHERE t.id = ANY(ARRAY(
-      SELECT id FROM taskd.tasks c
-      WHERE state = 'queued'
-        AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-        AND c.queue <> ALL(ARRAY(SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL))
-      ORDER BY priority DESC, seq
-      LIMIT $2
-      FOR UPDATE SKIP LOCKED
-    ))
-    RETURNING ${CLAIMED}`,
+    WITH claimed AS (
+      UPDATE taskd.tasks t
+      SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
+      WHERE t.id = ANY(ARRAY(
+        SELECT id FROM taskd.tasks c
+        WHERE state = 'queued'
+          AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
+          AND c.queue <> ALL(ARRAY(SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL))
+        ORDER BY priority DESC, seq
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ))
+      RETURNING ${CLAIMED}
+    ), announced AS (${announce('claimed')})
+    SELECT claimed.* FROM claimed, ${announced}`,
 
   // The limited queues nobody else is claiming from right now, locked until the claim's transaction ends: the
   // claimers of one limited queue take turns, so that each counts the running tasks the last one left.
@@ -260,17 +296,20 @@ const SQL = {
   queueRunningCount: `SELECT count(*)::int AS n FROM taskd.tasks WHERE state = 'running' AND queue = $1`,
 
   taskClaimFromQueue: `
-    UPDATE taskd.tasks t
-    SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
-    WHERE t.id = ANY(ARRAY(
-      SELECT id FROM taskd.tasks c
-      WHERE state = 'queued' AND queue = $3
-        AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-      ORDER BY priority DESC, seq
-      LIMIT $2
-      FOR UPDATE SKIP LOCKED
-    ))
-    RETURNING ${CLAIMED}`,
+    WITH claimed AS (
+      UPDATE taskd.tasks t
+      SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
+      WHERE t.id = ANY(ARRAY(
+        SELECT id FROM taskd.tasks c
+        WHERE state = 'queued' AND queue = $3
+          AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
+        ORDER BY priority DESC, seq
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ))
+      RETURNING ${CLAIMED}
+    ), announced AS (${announce('claimed')})
+    SELECT claimed.* FROM claimed, ${announced}`,
 
   // Is there any limited queue at all? (The claim loop asks before it opens a transaction for them.)
   queueAnyLimited: `SELECT EXISTS (SELECT 1 FROM taskd.queues WHERE concurrency IS NOT NULL AND NOT paused) AS any`,
@@ -292,12 +331,14 @@ const SQL = {
         WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state = 'running'
         FOR UPDATE
       ) r
-    )
-    UPDATE taskd.tasks t
-    SET ${endRun}
-    FROM d
-    WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
-    RETURNING t.id`,
+    ), settled AS (
+      UPDATE taskd.tasks t
+      SET ${endRun}
+      FROM d
+      WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
+      RETURNING t.id
+    ), announced AS (${announce('settled')})
+    SELECT settled.id FROM settled, ${announced}`,
 
   // Handlers' progress, many runs per statement, fenced like a settle (owner, attempt, state = 'running'): a
   // lost run's progress changes nothing. SKIP LOCKED: a row locked now is being ended (settle, cancel, reaper,
@@ -313,12 +354,14 @@ const SQL = {
         WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state = 'running'
         FOR UPDATE SKIP LOCKED
       ) r
-    )
-    UPDATE taskd.tasks t
-    SET progress = jsonb_build_object('percent', d.percent, 'message', d.message, 'updated_at', ${iso('now()')})
-    FROM d
-    WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
-    RETURNING t.id`,
+    ), written AS (
+      UPDATE taskd.tasks t
+      SET progress = jsonb_build_object('percent', d.percent, 'message', d.message, 'updated_at', ${iso('now()')})
+      FROM d
+      WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
+      RETURNING t.id
+    ), announced AS (${announce('written')})
+    SELECT written.id FROM written, ${announced}`,
 
   workerRegister: `
     INSERT INTO taskd.workers (id, host, pid, expires_at, concurrency)
@@ -363,10 +406,11 @@ const SQL = {
       FROM d
       WHERE t.id = d.id
       RETURNING t.id, t.state::text AS state
-    )
+    ), announced AS (${announce('ended')})
     SELECT (SELECT array_agg(id) FROM expired) AS workers,
            (SELECT array_agg(id) FROM ended WHERE state = 'failed') AS tasks,
-           (SELECT array_agg(id) FROM ended WHERE state <> 'failed') AS retried`,
+           (SELECT array_agg(id) FROM ended WHERE state <> 'failed') AS retried,
+           ${announced}`,
 
   // Running tasks whose owner has no worker row: a claim that raced with the reaping of its own worker. The
   // recursive CTE walks the distinct owners of running tasks through tasks_running_owner_id, one index probe
@@ -386,12 +430,14 @@ const SQL = {
       FROM taskd.tasks t JOIN orphaned ON t.owner = orphaned.owner
       WHERE t.state = 'running'
       FOR UPDATE OF t
-    )
-    UPDATE taskd.tasks t
-    SET ${endRun}
-    FROM d
-    WHERE t.id = d.id
-    RETURNING t.id, t.state::text AS state`,
+    ), ended AS (
+      UPDATE taskd.tasks t
+      SET ${endRun}
+      FROM d
+      WHERE t.id = d.id
+      RETURNING t.id, t.state::text AS state
+    ), announced AS (${announce('ended')})
+    SELECT ended.id, ended.state FROM ended, ${announced}`,
 
   // Graceful exit: fail whatever this process still runs, leave the registry, and hand over the leadership at
   // once (the next heartbeat of another worker takes it), in one statement (a data-modifying CTE always runs to
@@ -406,12 +452,14 @@ const SQL = {
       FROM taskd.tasks t
       WHERE t.owner = $1 AND t.state = 'running'
       FOR UPDATE OF t
-    )
-    UPDATE taskd.tasks t
-    SET ${endRun}
-    FROM d
-    WHERE t.id = d.id
-    RETURNING t.id, t.state::text AS state`,
+    ), ended AS (
+      UPDATE taskd.tasks t
+      SET ${endRun}
+      FROM d
+      WHERE t.id = d.id
+      RETURNING t.id, t.state::text AS state
+    ), announced AS (${announce('ended')})
+    SELECT ended.id, ended.state FROM ended, ${announced}`,
 
   // Scheduled tasks whose time has come become runnable; one NOTIFY wakes the claimers if any did.
   taskPromoteDue: `
@@ -424,10 +472,10 @@ const SQL = {
         LIMIT $1
         FOR UPDATE SKIP LOCKED
       ))
-      RETURNING 1
-    )
+      RETURNING t.id
+    ), announced AS (${announce('due')})
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) END
-    FROM due`,
+    FROM due, ${announced}`,
 
   // How long until the next scheduled task is due (null: none is), so that the promoter can sleep until then.
   taskNextDueInMs: `
@@ -690,6 +738,27 @@ export class TaskStore {
 
   async taskGetRecord(id: string): Promise<TaskRecord | undefined> {
     return (await this.rows<TaskRecord>('taskGetRecord', [id]))[0];
+  }
+
+  /** The tasks of `ids` that exist, in no particular order. */
+  async taskGetRecords(ids: readonly string[]): Promise<TaskRecord[]> {
+    return this.rows<TaskRecord>('taskGetRecords', [ids]);
+  }
+
+  /**
+   * Of the runs given (task id and attempt), those the database no longer has running under `owner`, with the
+   * state the task is in now (null: the task is gone).
+   */
+  async taskRunsEnded(
+    owner: string,
+    runs: readonly { id: string; attempt: number }[],
+    options?: StatementOptions,
+  ): Promise<{ id: string; state: TaskState | null }[]> {
+    return this.rows<{ id: string; state: TaskState | null }>(
+      'taskRunsEnded',
+      [runs.map((r) => r.id), runs.map((r) => r.attempt), owner],
+      options,
+    );
   }
 
   async taskGetByIdempotencyKey(

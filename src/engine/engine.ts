@@ -5,6 +5,7 @@ import type { ClaimedTask, Outcome } from '../domain/task.js';
 import type { EventBus } from '../events/bus.js';
 import type { HandlerRegistry } from '../handlers/registry.js';
 import { pause } from '../lifecycle/backoff.js';
+import { Periodic } from '../lifecycle/periodic.js';
 import { supervise } from '../lifecycle/supervisor.js';
 import type { Logger } from '../logger.js';
 import type { Notifier } from '../notify/notifier.js';
@@ -35,6 +36,8 @@ export interface EngineOptions {
   progressIntervalMs?: number;
   /** The claim loop keeps crashing: the process must stop. */
   onFatal: (err: unknown) => void;
+  /** How often the runs are checked against the database, for cancels whose notification was missed. */
+  cancelCheckMs?: number;
 }
 
 interface Run {
@@ -50,6 +53,12 @@ interface Run {
 
 /** How long a handler may take to return after its signal aborted before it counts as stuck. */
 export const STUCK_AFTER_MS = 1000;
+
+/**
+ * How often, by default, the engine asks the database which of its runs are no longer running under its claim: a
+ * cancel whose notification was lost (the listener was reconnecting) still reaches the handler within this.
+ */
+export const CANCEL_CHECK_MS = 3000;
 
 /** How long shutdown waits for its last statement (failing what still runs) before leaving it to the lease. */
 const DEREGISTER_DEADLINE_MS = 5000;
@@ -70,6 +79,7 @@ export class Engine {
   private readonly claiming = new AbortController();
   private readonly graceOver = new AbortController();
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly cancelCheck: Periodic;
   private endedWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -95,6 +105,11 @@ export class Engine {
       onClaimed: (tasks, owner) => this.onClaimed(tasks, owner),
       onClaimFailed: (err) => options.log.warn({ err }, 'claiming tasks failed; retrying'),
     });
+    this.cancelCheck = new Periodic(
+      options.cancelCheckMs ?? CANCEL_CHECK_MS,
+      (signal) => this.abortEndedRuns(signal),
+      (err) => options.log.warn({ err }, 'checking running tasks for cancels failed; retrying'),
+    );
   }
 
   /** What readiness reports: the claim loop runs (or the engine is stopping, which readiness reports itself). */
@@ -113,7 +128,11 @@ export class Engine {
     this.unsubscribe.push(
       notifier.subscribe(TASK_CREATED_CHANNEL, () => this.claimer.wake()),
       // Notifications sent before the connection listened were missed: look now rather than at the next poll.
-      notifier.onConnect(() => this.claimer.wake()),
+      notifier.onConnect(() => {
+        this.claimer.wake();
+        // A cancel notified while the connection was down was missed: look now rather than at the next check.
+        this.cancelCheck.poke();
+      }),
       bus.on('worker.lease_lost', ({ workerId }) => this.abortRunsOf(workerId)),
       // A client cancelled a task (the database already says so): abort its handler if it runs here.
       notifier.subscribe(CHANNELS.taskCancelled, (taskId) =>
@@ -130,6 +149,7 @@ export class Engine {
         if (giveUp) this.options.onFatal(err);
       },
     });
+    this.cancelCheck.start();
     bus.emit('engine.started', { workerId: heartbeat.workerId, concurrency: this.options.concurrency });
   }
 
@@ -147,7 +167,7 @@ export class Engine {
     const { bus, heartbeat, leaseMs } = this.options;
     this.claiming.abort();
     this.unsubscribe.splice(0).forEach((off) => off());
-    await this.loop;
+    await Promise.all([this.loop, this.cancelCheck.stop()]);
     bus.emit('engine.stopped_claiming', { running: this.runs.size, graceMs });
 
     const graceEnds = pause(graceMs, this.graceOver.signal);
@@ -316,6 +336,32 @@ export class Engine {
       case 'abandoned':
         bus.emit('task.outcome_discarded', { taskId, reason: 'aborted' });
         return;
+    }
+  }
+
+  /**
+   * The fallback for a missed `taskd_task_cancelled` notification: one statement over the ids of the runs still
+   * going asks which the database no longer has running under this claim, and their handlers are aborted. A
+   * cancelled task's run ends as cancelled; one ended otherwise (reaped, say) as a lost lease. Either way the
+   * late outcome is discarded, and the database keeps what it says.
+   */
+  private async abortEndedRuns(signal: AbortSignal): Promise<void> {
+    const owner = this.options.heartbeat.workerId;
+    const live = [...this.runs.values()].filter((r) => r.owner === owner && !r.controller.signal.aborted);
+    if (live.length === 0) return;
+    const ended = await this.options.store.taskRunsEnded(
+      owner,
+      live.map((r) => ({ id: r.task.id, attempt: r.task.attempt })),
+      { signal },
+    );
+    for (const { id, state } of ended) {
+      const run = this.runs.get(id);
+      if (!run || !live.includes(run)) continue;
+      run.controller.abort(
+        state === 'cancelled'
+          ? new TaskAbort('cancelled', FAILURE_MESSAGES.cancelled)
+          : new TaskAbort('lease_lost', FAILURE_MESSAGES.workerLost),
+      );
     }
   }
 

@@ -11,6 +11,7 @@ import Fastify, {
 import { describeDbError, isTransientDbError } from '../db/errors.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
 import type { TaskService } from '../domain/task-service.js';
+import type { TaskWaiters } from '../domain/task-waiters.js';
 import type { Logger } from '../logger.js';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -20,10 +21,13 @@ import { ErrorCodeCatalog } from './schemas.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
+import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
 
 export interface ServerOptions {
   service: TaskService;
+  /** Set: `?wait=` long-polls and the event streams of tasks are served. */
+  waiters?: TaskWaiters | undefined;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -236,7 +240,8 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   );
 
   taskRoutes(app, service);
-  v1TaskRoutes(app, service);
+  v1TaskRoutes(app, service, options.waiters);
+  if (options.waiters) v1EventRoutes(app, options.waiters);
   v1QueueRoutes(app, service);
   healthRoutes(app, service);
 

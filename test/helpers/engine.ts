@@ -28,6 +28,8 @@ export interface StackOptions {
   /** Also promote due scheduled tasks (retries, delays), as the service does (default false). */
   promoter?: boolean;
   store?: TaskStore;
+  /** How often the engine checks its runs for cancels it was not told of (default: the engine's). */
+  cancelCheckMs?: number;
 }
 
 /**
@@ -91,6 +93,7 @@ export class EngineStack {
       progressIntervalMs: options.progressIntervalMs ?? 1000,
       limits: { maxResultBytes: options.maxResultBytes ?? 1 << 20, backoff: BACKOFF },
       onFatal: (err) => this.fatal.push(err),
+      ...(options.cancelCheckMs !== undefined && { cancelCheckMs: options.cancelCheckMs }),
     });
   }
 

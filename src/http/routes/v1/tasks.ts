@@ -1,6 +1,9 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TaskRecord } from '../../../db/store.js';
+import { ApiError } from '../../../domain/errors.js';
 import type { TaskService } from '../../../domain/task-service.js';
+import type { TaskWaiters } from '../../../domain/task-waiters.js';
 import { presentAttempt, presentTaskV1 } from '../../presenters.js';
 import {
   Attempts,
@@ -18,9 +21,27 @@ import {
 const tags = ['tasks'];
 const idErrors = { 400: ['invalid_request'], 404: ['task_not_found'] } as const;
 
-/** The tasks of v1: create (one or a batch), read, list, history, cancel, retry. */
-export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): void {
+/** Aborts when the client has gone away before its answer was sent: a long-poll then frees its waiter. */
+export function clientGone(reply: FastifyReply): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) gone.abort();
+  });
+  return gone.signal;
+}
+
+/**
+ * The tasks of v1: create (one or a batch), read, list, history, cancel, retry. With `waiters`, a create or read
+ * with `?wait=S` answers once the task is terminal or S seconds have passed; without, it answers at once.
+ */
+export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService, waiters?: TaskWaiters): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  const awaitEnd = async (task: TaskRecord, waitS: number | undefined, reply: FastifyReply) => {
+    if (!waiters || !waitS || waitS <= 0) return task;
+    // Deleted meanwhile (retention): the task as it was is still the best answer to this request.
+    return (await waiters.waitForEnd(task.id, waitS * 1000, clientGone(reply))) ?? task;
+  };
 
   app.post(
     '/v1/tasks',
@@ -58,7 +79,8 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
       });
       void reply.header('location', `/v1/tasks/${task.id}`);
       if (replayed) void reply.header('idempotent-replayed', 'true');
-      return reply.code(replayed ? 200 : 201).send(presentTaskV1(task));
+      const answer = await awaitEnd(task, request.query.wait, reply);
+      return reply.code(replayed ? 200 : 201).send(presentTaskV1(answer));
     },
   );
 
@@ -98,7 +120,13 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService): vo
         response: { 200: Task, ...errorResponses(idErrors) },
       },
     },
-    async (request) => presentTaskV1(await service.getV1(request.params.id)),
+    async (request, reply) => {
+      const { wait } = request.query;
+      if (!waiters || !wait) return presentTaskV1(await service.getV1(request.params.id));
+      const task = await waiters.waitForEnd(request.params.id.toLowerCase(), wait * 1000, clientGone(reply));
+      if (!task) throw new ApiError('TASK_NOT_FOUND');
+      return presentTaskV1(task);
+    },
   );
 
   app.get(

@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { TaskRecord } from '../../../db/store.js';
+import { ApiError } from '../../../domain/errors.js';
+import { isTerminal, type TaskWaiters } from '../../../domain/task-waiters.js';
+import { presentTaskV1 } from '../../presenters.js';
+import { ErrorBody, TaskId } from '../../schemas.js';
+
+/** A comment line this often keeps proxies and load balancers from cutting a quiet stream. */
+export const SSE_PING_MS = 15_000;
+
+/**
+ * `GET /v1/tasks/{id}/events`: Server-Sent Events. An `event: task` with the whole task (as `GET /v1/tasks/{id}`
+ * shows it) at once, and again after every change of it that this process hears of (state, attempt, progress);
+ * the stream ends after a terminal state, or when the process shuts down. Woken by the same notifications as
+ * the long-polls (TaskWaiters), never by reading the database on a timer.
+ */
+export function v1EventRoutes(fastify: FastifyInstance, waiters: TaskWaiters): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  app.get(
+    '/v1/tasks/:id/events',
+    {
+      schema: {
+        summary: 'Follow a task as Server-Sent Events until it ends',
+        params: TaskId,
+        response: {
+          200: { description: 'text/event-stream of `event: task` messages', type: 'string' },
+          400: ErrorBody,
+          404: ErrorBody,
+          503: ErrorBody,
+        },
+      },
+    },
+    async (request, reply) => {
+      const id = request.params.id.toLowerCase();
+      let sent: string | undefined;
+      let ended = false;
+      const res = reply.raw;
+
+      // Watch before the first read, so that no change can fall between the two.
+      let queued: TaskRecord | undefined;
+      let send: (task: TaskRecord) => void = (task) => void (queued = task);
+      let end: () => void = () => {};
+      const unwatch = waiters.watch(id, { onTask: (task) => send(task), onClose: () => end() });
+      let first: TaskRecord | undefined;
+      try {
+        first = await waiters.read(id);
+        // A change was heard during the read: which of the two reads is newer is unknown, a third one is not.
+        if (first && queued) first = (await waiters.read(id)) ?? first;
+      } catch (err) {
+        unwatch();
+        throw err;
+      }
+      if (!first) {
+        unwatch();
+        throw new ApiError('TASK_NOT_FOUND');
+      }
+
+      // From here on the answer is ours to write: headers first, then one message per change.
+      void reply.hijack();
+      res.writeHead(200, {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        connection: 'keep-alive',
+        // Tells nginx not to buffer the stream.
+        'x-accel-buffering': 'no',
+        'x-request-id': request.id,
+      });
+      const ping = setInterval(() => res.write(': ping\n\n'), SSE_PING_MS);
+      end = () => {
+        if (ended) return;
+        ended = true;
+        clearInterval(ping);
+        unwatch();
+        res.end();
+      };
+      send = (task) => {
+        if (ended) return;
+        const data = JSON.stringify(presentTaskV1(task));
+        if (data !== sent) {
+          sent = data;
+          res.write(`event: task\ndata: ${data}\n\n`);
+        }
+        if (isTerminal(task)) end();
+      };
+      res.once('close', end);
+      send(first);
+      // A watch made as the process began shutting down answers at once.
+      if (waiters.isClosed) end();
+    },
+  );
+}
