@@ -128,3 +128,36 @@ test('a queue concurrency limit holds across two real processes', async () => {
   assert.ok(maxRunning <= 3, `never more than 3 running at once, saw ${maxRunning}`);
   assert.equal(maxRunning, 3, 'the limit was used');
 });
+
+test('the event stream of a task carries its progress as the handler reports it', async () => {
+  const db = await createTestDatabase();
+  databases.push(db);
+  const s = await startServer({ DATABASE_URL: db.url, PROGRESS_INTERVAL_MS: '100' });
+  const created = await post(s.url, '/v1/tasks', { kind: 'simulate', input: { ms: 1500, steps: 5 } });
+  const res = await fetch(`${s.url}/v1/tasks/${created.id}/events`);
+  assert.equal(res.status, 200);
+  let text = '';
+  for await (const chunk of res.body!) text += Buffer.from(chunk as Uint8Array).toString('utf8');
+  const tasks = text
+    .split('\n\n')
+    .filter((e) => e.includes('event: task'))
+    .map(
+      (e) =>
+        JSON.parse(
+          e
+            .split('\n')
+            .find((l) => l.startsWith('data: '))!
+            .slice(6),
+        ) as Task & {
+          progress: { percent: number | null } | null;
+        },
+    );
+  const percents = tasks.map((t) => t.progress?.percent).filter((p): p is number => typeof p === 'number');
+  assert.ok(percents.length >= 2, `progress events: ${JSON.stringify(percents)}`);
+  assert.deepEqual(
+    percents,
+    [...percents].sort((a, b) => a - b),
+    'progress only grows',
+  );
+  assert.equal(tasks.at(-1)?.state, 'completed');
+});
