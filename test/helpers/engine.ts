@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { Lifeline } from '../../src/db/lifeline.js';
-import { TaskStore } from '../../src/db/store.js';
+import { TaskStore, type NewTaskV1 } from '../../src/db/store.js';
 import { Engine } from '../../src/engine/engine.js';
 import { Heartbeat } from '../../src/engine/heartbeat.js';
 import { EventBus } from '../../src/events/bus.js';
@@ -138,4 +138,24 @@ export async function taskRow(pool: pg.Pool, id: string) {
     [id],
   );
   return rows[0];
+}
+
+/** A v1 task to insert straight through the store: kind `kind`, one attempt, `{}` as input, unless `fields` say. */
+export function newV1Task(kind: string, fields: Partial<NewTaskV1> = {}): NewTaskV1 {
+  return {
+    id: randomUUID(),
+    kind,
+    input: '{}',
+    timeoutMs: 60_000,
+    queue: 'default',
+    priority: 0,
+    runAt: null,
+    maxAttempts: 1,
+    backoffBaseMs: null,
+    backoffMaxMs: null,
+    idempotencyKey: null,
+    fingerprint: null,
+    callbackUrl: null,
+    ...fields,
+  };
 }

@@ -1,39 +1,22 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { TaskStore, type NewTaskV1 } from '../../src/db/store.js';
+import { TaskStore } from '../../src/db/store.js';
 import { MAX_PROGRESS_MESSAGE_LENGTH } from '../../src/engine/progress.js';
 import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { EngineStack } from '../helpers/engine.js';
+import { EngineStack, newV1Task } from '../helpers/engine.js';
 import { startServer } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 const INTERVAL_MS = 200;
 
-function v1(kind: string): NewTaskV1 {
-  return {
-    id: randomUUID(),
-    kind,
-    input: '{}',
-    timeoutMs: 60_000,
-    queue: 'default',
-    priority: 0,
-    runAt: null,
-    maxAttempts: 1,
-    backoffBaseMs: null,
-    backoffMaxMs: null,
-    idempotencyKey: null,
-    fingerprint: null,
-    callbackUrl: null,
-  };
-}
+const v1 = (kind: string) => newV1Task(kind);
 
 /** A promise and the function that resolves it. */
 function latch() {

@@ -1,36 +1,19 @@
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { after, afterEach, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { CHANNELS, TaskStore, type NewTaskV1 } from '../../src/db/store.js';
+import { CHANNELS, TaskStore } from '../../src/db/store.js';
 import { abortReason } from '../../src/engine/abort.js';
 import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { EngineStack, type StackOptions } from '../helpers/engine.js';
+import { EngineStack, type StackOptions, newV1Task } from '../helpers/engine.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 
-function v1(kind: string): NewTaskV1 {
-  return {
-    id: randomUUID(),
-    kind,
-    input: '{}',
-    timeoutMs: 60_000,
-    queue: 'default',
-    priority: 0,
-    runAt: null,
-    maxAttempts: 1,
-    backoffBaseMs: null,
-    backoffMaxMs: null,
-    idempotencyKey: null,
-    fingerprint: null,
-    callbackUrl: null,
-  };
-}
+const v1 = (kind: string) => newV1Task(kind);
 
 describe('task changes are announced, and the engine notices cancels it was not told of', () => {
   let db: TestDatabase;

@@ -12,29 +12,20 @@ import { TaskStore, type NewTaskV1 } from '../../src/db/store.js';
 import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
-import { EngineStack, type StackOptions } from '../helpers/engine.js';
+import { EngineStack, newV1Task, type StackOptions } from '../helpers/engine.js';
 import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 
-function v1(kind: string, fields: Partial<NewTaskV1> = {}): NewTaskV1 {
-  return {
-    id: randomUUID(),
-    kind,
+/** The v1 tasks of these tests: JSON input, three attempts, a short backoff. */
+const v1 = (kind: string, fields: Partial<NewTaskV1> = {}) =>
+  newV1Task(kind, {
     input: JSON.stringify({ n: 1 }),
-    timeoutMs: 60_000,
-    queue: 'default',
-    priority: 0,
-    runAt: null,
     maxAttempts: 3,
     backoffBaseMs: 20,
     backoffMaxMs: 200,
-    idempotencyKey: null,
-    fingerprint: null,
-    callbackUrl: null,
     ...fields,
-  };
-}
+  });
 
 /** A handler whose runs the test releases by hand. */
 function gate() {
