@@ -1,11 +1,11 @@
 import { CHANNELS, type TaskRecord, type TaskStore } from '../db/store.js';
 import type { Notifier } from '../notify/notifier.js';
-import type { TaskState } from './task.js';
+import { TERMINAL_STATES, type TaskState } from './task.js';
 
-/** States a task does not leave (except through a retry by hand): a wait for the task's end is over. */
-export const TERMINAL_STATES: ReadonlySet<TaskState> = new Set(['completed', 'failed', 'cancelled']);
+const terminal: ReadonlySet<TaskState> = new Set(TERMINAL_STATES);
 
-export const isTerminal = (task: TaskRecord): boolean => TERMINAL_STATES.has(task.state);
+/** A task in a state it does not leave (except through a retry by hand): a wait for its end is over. */
+export const isTerminal = (task: TaskRecord): boolean => terminal.has(task.state);
 
 /** Longest `?wait=` a client may ask for, in seconds. */
 export const MAX_WAIT_S = 60;
