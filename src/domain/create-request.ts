@@ -12,6 +12,7 @@ export interface CreateBody {
   delay_ms?: number;
   timeout_ms?: number;
   max_attempts?: number;
+  backoff?: { base_ms?: number; max_ms?: number };
   callback_url?: string;
   idempotency_key?: string;
 }
@@ -63,8 +64,8 @@ export function newTaskFromBody(
     priority: body.priority ?? 0,
     runAt,
     maxAttempts: body.max_attempts ?? defaults.maxAttempts,
-    backoffBaseMs: null,
-    backoffMaxMs: null,
+    backoffBaseMs: body.backoff?.base_ms ?? null,
+    backoffMaxMs: body.backoff?.max_ms ?? null,
     idempotencyKey: key,
     fingerprint: key === null ? null : fingerprint(body),
     callbackUrl: body.callback_url ?? null,

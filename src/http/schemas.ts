@@ -26,6 +26,19 @@ export const CreateBody = Type.Object(
     delay_ms: Type.Optional(Type.Integer({ minimum: 0, maximum: 31_536_000_000 })),
     timeout_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000 })),
     max_attempts: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    backoff: Type.Optional(
+      Type.Object(
+        {
+          base_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 86_400_000 })),
+          max_ms: Type.Optional(Type.Integer({ minimum: 1, maximum: 604_800_000 })),
+        },
+        {
+          additionalProperties: false,
+          description:
+            'This task\'s backoff between retries: a random wait up to min(max_ms, base_ms · 2^(n-1)) before the n-th retry. Unset: RETRY_BACKOFF_BASE_MS, RETRY_BACKOFF_MAX_MS.',
+        },
+      ),
+    ),
     callback_url: Type.Optional(Type.String({ format: 'uri', maxLength: 2048 })),
     idempotency_key: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
   },

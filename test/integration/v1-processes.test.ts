@@ -161,3 +161,28 @@ test('the event stream of a task carries its progress as the handler reports it'
   );
   assert.equal(tasks.at(-1)?.state, 'completed');
 });
+
+test("a task's own backoff wins over the service's default", async () => {
+  const db = await createTestDatabase();
+  databases.push(db);
+  // The default would keep each retry waiting up to a minute.
+  const s = await startServer({ DATABASE_URL: db.url, RETRY_BACKOFF_BASE_MS: '60000' });
+  const task = await post(s.url, '/v1/tasks', {
+    kind: 'simulate',
+    input: { ms: 0, fail: 'not yet', fail_attempts: 2 },
+    max_attempts: 3,
+    backoff: { base_ms: 50, max_ms: 100 },
+  });
+  await waitFor(
+    'completed',
+    async () => (await get<Task>(s.url, `/v1/tasks/${task.id}`)).state === 'completed',
+    {
+      timeoutMs: 10_000,
+    },
+  );
+  const { attempts } = await get<{ attempts: Attempt[] }>(s.url, `/v1/tasks/${task.id}/attempts`);
+  for (let n = 1; n < attempts.length; n++) {
+    const gap = Date.parse(attempts[n]!.started_at) - Date.parse(attempts[n - 1]!.finished_at);
+    assert.ok(gap <= 100 + 1000, `gap before retry ${n}: ${gap} ms`);
+  }
+});
