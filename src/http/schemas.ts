@@ -35,7 +35,7 @@ export const CreateBody = Type.Object(
         {
           additionalProperties: false,
           description:
-            'This task\'s backoff between retries: a random wait up to min(max_ms, base_ms · 2^(n-1)) before the n-th retry. Unset: RETRY_BACKOFF_BASE_MS, RETRY_BACKOFF_MAX_MS.',
+            "This task's backoff between retries: a random wait up to min(max_ms, base_ms · 2^(n-1)) before the n-th retry. Unset: RETRY_BACKOFF_BASE_MS, RETRY_BACKOFF_MAX_MS.",
         },
       ),
     ),
