@@ -477,11 +477,6 @@ const SQL = {
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) END
     FROM due, ${announced}`,
 
-  // How long until the next scheduled task is due (null: none is), so that the promoter can sleep until then.
-  taskNextDueInMs: `
-    SELECT (extract(epoch FROM min(run_at) - now()) * 1000)::float8 AS ms
-    FROM taskd.tasks WHERE state = 'scheduled'`,
-
   // Retention, in small batches so that it never holds many locks or bloats one transaction. SKIP LOCKED: rows
   // another sweep (a leader that has just been replaced) is deleting are left to it rather than waited for.
   taskDeleteFinishedBefore: `
@@ -863,11 +858,6 @@ export class TaskStore {
   /** Makes due scheduled tasks runnable (and wakes the claimers); returns how many. */
   async taskPromoteDue(limit: number, options?: StatementOptions): Promise<number> {
     return (await this.rows<{ n: number }>('taskPromoteDue', [limit], options))[0]?.n ?? 0;
-  }
-
-  /** Milliseconds until the next scheduled task is due (≤ 0: one is due now); undefined when none is scheduled. */
-  async taskNextDueInMs(options?: StatementOptions): Promise<number | undefined> {
-    return (await this.rows<{ ms: number | null }>('taskNextDueInMs', [], options))[0]?.ms ?? undefined;
   }
 
   /** Returns the ids whose decision was written; the others had been fenced off. */

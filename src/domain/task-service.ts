@@ -35,9 +35,6 @@ export interface KindInfo {
   input_schema: unknown;
 }
 
-/** Longest page of `GET /v1/tasks`. */
-export const MAX_PAGE = 500;
-
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Insert flushes that may run at once; each holds a pooled connection (counted in config's pool minimum). */

@@ -14,10 +14,6 @@ export class Slots {
     return this.capacity - this.used;
   }
 
-  get inUse(): number {
-    return this.used;
-  }
-
   take(n: number): void {
     this.used += n;
   }
