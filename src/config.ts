@@ -7,7 +7,7 @@
 
 import { isIP } from 'node:net';
 import { MAX_CONCURRENT_INSERTS } from './domain/task-service.js';
-import { parseAllowEntry, type AllowEntry } from './outbound/address-guard.js';
+import { parseAllowEntry } from './outbound/address-guard.js';
 import { parseWebhookSecret } from './outbound/signing.js';
 
 type Parser<T> = (raw: string) => T;
@@ -118,7 +118,8 @@ function trustProxy(raw: string): TrustProxy {
   return entries;
 }
 
-function allowHosts(raw: string): AllowEntry[] {
+/** Checked here, kept as written: the address guard parses them (parseAllowEntry) when it is built. */
+function allowHosts(raw: string): string[] {
   const entries = raw
     .split(',')
     .map((e) => e.trim())
@@ -130,12 +131,14 @@ function allowHosts(raw: string): AllowEntry[] {
       `must be a comma-separated list of host names, IP addresses or CIDRs (10.0.0.0/8), got "${bad?.[0] ?? raw}"`,
     );
   }
-  return parsed.map(([, p]) => p!);
+  return entries;
 }
 
-function webhookSecret(raw: string): Buffer {
+/** Checked here, kept as written: the signer decodes it. */
+function webhookSecret(raw: string): string {
   try {
-    return parseWebhookSecret(raw.trim());
+    parseWebhookSecret(raw.trim());
+    return raw.trim();
   } catch (err) {
     throw new ConfigError((err as Error).message);
   }
@@ -265,7 +268,7 @@ export const configSchema = {
     doc: 'Proxies whose X-Forwarded-For names the client: true (any peer), or comma-separated addresses or CIDRs.',
   },
   HTTP_ALLOW_HOSTS: {
-    default: undefined as AllowEntry[] | undefined,
+    default: undefined as string[] | undefined,
     parse: allowHosts,
     doc: 'Comma-separated host names, IP addresses or CIDRs that `http` tasks and webhooks may reach although they are private, loopback, link-local or otherwise refused.',
   },
@@ -280,7 +283,7 @@ export const configSchema = {
     doc: 'How long an `http` task or a webhook delivery may take to connect (the whole request is bounded by the task timeout or WEBHOOK_TIMEOUT_MS).',
   },
   WEBHOOK_SECRET: {
-    default: undefined as Buffer | undefined,
+    default: undefined as string | undefined,
     parse: webhookSecret,
     doc: 'Signing key of webhooks and `http` requests (Standard Webhooks), `whsec_` and base64. Unset: they are sent unsigned, and a warning says so at start.',
   },
