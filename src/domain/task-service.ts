@@ -24,6 +24,8 @@ export interface TaskServiceOptions {
   defaultMaxAttempts?: number;
   /** The kinds a v1 create may name. */
   kinds?: readonly KindInfo[];
+  /** What is wrong with a create's input for its kind (empty: nothing); answered as 400 invalid_input. */
+  inputProblems?: (kind: string, input: unknown) => readonly { path: string; message: string }[];
 }
 
 /** A kind, as `GET /v1/kinds` shows it. */
@@ -155,6 +157,7 @@ export class TaskService {
       timeoutMs: this.options.defaultTimeoutMs,
       maxAttempts: this.options.defaultMaxAttempts ?? 3,
       kinds: this.kindNames,
+      ...(this.options.inputProblems && { inputProblems: this.options.inputProblems }),
     };
     const rows = bodies.map((b) =>
       newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined),
