@@ -25,6 +25,7 @@ import { Notifier } from './notify/notifier.js';
 import { AddressGuard, parseAllowEntry } from './outbound/address-guard.js';
 import { OutboundClient } from './outbound/client.js';
 import { parseWebhookSecret, WebhookSigner } from './outbound/signing.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** How long a closing listener waits for requests on connections it has just accepted. */
 const LISTENER_LINGER_MS = 250;
@@ -216,6 +217,22 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         'WEBHOOK_SECRET is not set: webhooks and http task requests are sent unsigned',
       );
     }
+
+    // Completion webhooks, from the outbox every terminal transition writes. Every process delivers (claims skip
+    // each other's rows); released before the notifier and the pool, after the engine's last settles.
+    const deliverer = new WebhookDeliverer({
+      store,
+      client: outbound,
+      signer,
+      notifier,
+      bus,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      backoff: { baseMs: config.WEBHOOK_BACKOFF_BASE_MS, maxMs: config.WEBHOOK_BACKOFF_MAX_MS },
+    });
+    deliverer.start();
+    acquire('webhook deliverer', () => deliverer.stop());
 
     const handlers = builtInHandlers(config, { client: outbound, signer });
     const service = new TaskService(store, bus, {

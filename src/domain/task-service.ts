@@ -3,6 +3,7 @@ import { Batcher } from '../db/batcher.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type {
   Attempt,
+  DeliveryRecord,
   NewTask,
   NewTaskV1,
   QueueRow,
@@ -200,6 +201,13 @@ export class TaskService {
     const attempts = await this.store.taskAttempts(id);
     if (!attempts) throw new ApiError('TASK_NOT_FOUND');
     return attempts;
+  }
+
+  /** The completion-webhook deliveries of a task, oldest first. */
+  async deliveries(id: string): Promise<DeliveryRecord[]> {
+    const deliveries = await this.store.webhookDeliveriesOfTask(id);
+    if (!deliveries) throw new ApiError('TASK_NOT_FOUND');
+    return deliveries;
   }
 
   /** Cancels a task that has not ended; a running one's handler is aborted wherever it runs. */

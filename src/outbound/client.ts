@@ -17,6 +17,8 @@ export interface OutboundRequest {
   signal: AbortSignal;
   /** Largest response body read; a larger one rejects with ResponseTooLargeError. */
   maxResponseBytes: number;
+  /** Only the status and headers matter: the body is dropped unread (the answer's `body` is empty). */
+  discardBody?: boolean;
 }
 
 export interface OutboundResponse {
@@ -76,9 +78,18 @@ export class OutboundClient {
       signal: req.signal,
       dispatcher: this.agent,
     });
+    if (req.discardBody) {
+      // Read and dropped (up to a bound, then the connection is closed), so the connection can be reused.
+      await res.body.dump({ limit: 65_536 }).catch(() => {});
+      return {
+        status: res.statusCode,
+        headers: res.headers as Record<string, string | string[]>,
+        body: Buffer.alloc(0),
+      };
+    }
     const declared = Number(res.headers['content-length']);
     if (Number.isFinite(declared) && declared > req.maxResponseBytes) {
-      res.body.destroy();
+      drop(res.body);
       throw new ResponseTooLargeError(req.maxResponseBytes);
     }
     const chunks: Buffer[] = [];
@@ -86,7 +97,7 @@ export class OutboundClient {
     for await (const chunk of res.body as AsyncIterable<Buffer>) {
       size += chunk.length;
       if (size > req.maxResponseBytes) {
-        res.body.destroy();
+        drop(res.body);
         throw new ResponseTooLargeError(req.maxResponseBytes);
       }
       chunks.push(chunk);
@@ -101,6 +112,12 @@ export class OutboundClient {
   async close(): Promise<void> {
     await this.agent.close();
   }
+}
+
+/** Ends a response body unread: its stream reports the abort as an error, which is expected here. */
+function drop(body: { on(event: 'error', fn: () => void): unknown; destroy(): unknown }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /**
