@@ -293,9 +293,9 @@ export const configSchema = {
     doc: 'How long one webhook delivery attempt may take, connect to last byte.',
   },
   WEBHOOK_MAX_ATTEMPTS: {
-    default: 15,
+    default: 18,
     parse: int(1, 100),
-    doc: 'Delivery attempts of one webhook before it is marked `failed`.',
+    doc: 'Delivery attempts of one webhook before it is marked `failed` (with the default backoff, 18 attempts span about 13 to 26 hours).',
   },
   WEBHOOK_BACKOFF_BASE_MS: {
     default: 5000,
@@ -303,7 +303,7 @@ export const configSchema = {
     doc: 'Wait before the first retry of a webhook; each later one doubles it (with jitter), up to WEBHOOK_BACKOFF_MAX_MS.',
   },
   WEBHOOK_BACKOFF_MAX_MS: {
-    default: 7_200_000,
+    default: 14_400_000,
     parse: int(1, 604_800_000),
     doc: 'The longest wait between two attempts of a webhook.',
   },
