@@ -210,11 +210,12 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     acquire('outbound HTTP client', () => outbound.close());
     const signer = new WebhookSigner(
       config.WEBHOOK_SECRET === undefined ? undefined : parseWebhookSecret(config.WEBHOOK_SECRET),
+      () => bus.emit('outbound.unsigned', {}),
     );
     if (!signer.signs) {
-      log.warn(
-        { event: 'webhooks.unsigned' },
-        'WEBHOOK_SECRET is not set: webhooks and http task requests are sent unsigned',
+      log.info(
+        { event: 'outbound.signing_off' },
+        'WEBHOOK_SECRET is not set: webhooks and http task requests will be sent unsigned',
       );
     }
 

@@ -285,7 +285,7 @@ export const configSchema = {
   WEBHOOK_SECRET: {
     default: undefined as string | undefined,
     parse: webhookSecret,
-    doc: 'Signing key of webhooks and `http` requests (Standard Webhooks), `whsec_` and base64. Unset: they are sent unsigned, and a warning says so at start.',
+    doc: 'Signing key of webhooks and `http` requests (Standard Webhooks), `whsec_` and base64. Unset: they are sent unsigned (said at start, and warned at the first one).',
   },
   WEBHOOK_TIMEOUT_MS: {
     default: 10_000,

@@ -56,6 +56,8 @@ export interface TaskdEvents {
   'notifier.lost': { err: unknown };
   'maintenance.failed': { job: string; err: unknown };
   'retention.deleted': { deleted: number; maxAgeMs: number };
+  /** The first webhook or http task request of this process went out unsigned (WEBHOOK_SECRET is not set). */
+  'outbound.unsigned': Record<string, never>;
   /** A completion webhook got a 2xx. */
   'webhook.delivered': { webhookId: string; taskId: string; attempt: number; responseStatus: number };
   /**

@@ -102,6 +102,11 @@ const formatters: Formatters = {
     'retention: deleted finished tasks',
     { deleted: p.deleted, max_age_ms: p.maxAgeMs },
   ],
+  'outbound.unsigned': () => [
+    'warn',
+    'sending webhooks and http task requests unsigned: WEBHOOK_SECRET is not set',
+    {},
+  ],
   'webhook.delivered': (p) => [
     'info',
     'webhook delivered',

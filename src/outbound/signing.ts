@@ -34,8 +34,17 @@ export interface SignatureHeaders {
 }
 
 export class WebhookSigner {
-  /** @param key the bytes of WEBHOOK_SECRET; undefined: requests carry id and timestamp, unsigned */
-  constructor(private readonly key: Buffer | undefined) {}
+  private warned = false;
+
+  /**
+   * @param key the bytes of WEBHOOK_SECRET; undefined: requests carry id and timestamp, unsigned
+   * @param onFirstUnsigned called once, when the first request goes out unsigned (a warning for the operator, at
+   *   the moment it matters rather than at every start of a service that may never send one)
+   */
+  constructor(
+    private readonly key: Buffer | undefined,
+    private readonly onFirstUnsigned: () => void = () => {},
+  ) {}
 
   get signs(): boolean {
     return this.key !== undefined;
@@ -53,6 +62,10 @@ export class WebhookSigner {
     const timestampS = Math.floor(now.getTime() / 1000);
     const headers: SignatureHeaders = { 'webhook-id': id, 'webhook-timestamp': String(timestampS) };
     if (this.key) headers['webhook-signature'] = this.signature(id, timestampS, body);
+    else if (!this.warned) {
+      this.warned = true;
+      this.onFirstUnsigned();
+    }
     return headers;
   }
 }

@@ -40,3 +40,11 @@ test('a secret of the wrong form is refused with a reason', () => {
   assert.throws(() => parseWebhookSecret(`whsec_${randomBytes(8).toString('base64')}`), /24 to 64 bytes/);
   assert.equal(parseWebhookSecret(secret).length, 32);
 });
+
+test('without a secret, the first unsigned request is reported once', () => {
+  let reported = 0;
+  const signer = new WebhookSigner(undefined, () => reported++);
+  signer.headers('a', '');
+  signer.headers('b', '');
+  assert.equal(reported, 1);
+});
