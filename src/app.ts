@@ -13,7 +13,7 @@ import { Engine } from './engine/engine.js';
 import { Heartbeat } from './engine/heartbeat.js';
 import { EventBus } from './events/bus.js';
 import { logEvents } from './events/log.js';
-import { builtInHandlers } from './handlers/index.js';
+import { builtInHandlers, builtInInputs } from './handlers/index.js';
 import { buildServer } from './http/server.js';
 import { Backoff, pause } from './lifecycle/backoff.js';
 import type { Logger } from './logger.js';
@@ -22,6 +22,10 @@ import { promoteDue } from './maintenance/promoter.js';
 import { reap } from './maintenance/reaper.js';
 import { sweepRetention } from './maintenance/retention.js';
 import { Notifier } from './notify/notifier.js';
+import { AddressGuard, parseAllowEntry } from './outbound/address-guard.js';
+import { OutboundClient } from './outbound/client.js';
+import { parseWebhookSecret, WebhookSigner } from './outbound/signing.js';
+import { WebhookDeliverer } from './webhooks/deliverer.js';
 
 /** How long a closing listener waits for requests on connections it has just accepted. */
 const LISTENER_LINGER_MS = 250;
@@ -200,7 +204,38 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     maintenance.start();
     acquire('maintenance', () => maintenance.stop());
 
-    const handlers = builtInHandlers(config);
+    // Outbound requests (the http kind, webhooks) go through the address guard, signed when there is a secret.
+    const guard = new AddressGuard((config.HTTP_ALLOW_HOSTS ?? []).map((e) => parseAllowEntry(e)!));
+    const outbound = new OutboundClient(guard, config.HTTP_CONNECT_TIMEOUT_MS);
+    acquire('outbound HTTP client', () => outbound.close());
+    const signer = new WebhookSigner(
+      config.WEBHOOK_SECRET === undefined ? undefined : parseWebhookSecret(config.WEBHOOK_SECRET),
+      () => bus.emit('outbound.unsigned', {}),
+    );
+    if (!signer.signs) {
+      log.info(
+        { event: 'outbound.signing_off' },
+        'WEBHOOK_SECRET is not set: webhooks and http task requests will be sent unsigned',
+      );
+    }
+
+    // Completion webhooks, from the outbox every terminal transition writes. Every process delivers (claims skip
+    // each other's rows); released before the notifier and the pool, after the engine's last settles.
+    const deliverer = new WebhookDeliverer({
+      store,
+      client: outbound,
+      signer,
+      notifier,
+      bus,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+      timeoutMs: config.WEBHOOK_TIMEOUT_MS,
+      maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+      backoff: { baseMs: config.WEBHOOK_BACKOFF_BASE_MS, maxMs: config.WEBHOOK_BACKOFF_MAX_MS },
+    });
+    deliverer.start();
+    acquire('webhook deliverer', () => deliverer.stop());
+
+    const handlers = builtInHandlers(config, { client: outbound, signer });
     const service = new TaskService(store, bus, {
       defaultHandler: config.DEFAULT_HANDLER,
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
@@ -209,8 +244,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         name,
         source: 'builtin' as const,
         defaults: { queue: 'default', timeout_ms: config.TASK_TIMEOUT_MS, max_attempts: 3 },
-        input_schema: null,
+        input_schema: builtInInputs[name]?.schema ?? null,
       })),
+      inputProblems: (kind, input) => builtInInputs[kind]?.problems(input) ?? [],
     });
 
     // Long-polls and event streams, woken by the notifier: in API-only processes too.

@@ -7,6 +7,8 @@
 
 import { isIP } from 'node:net';
 import { MAX_CONCURRENT_INSERTS } from './domain/task-service.js';
+import { parseAllowEntry } from './outbound/address-guard.js';
+import { parseWebhookSecret } from './outbound/signing.js';
 
 type Parser<T> = (raw: string) => T;
 
@@ -114,6 +116,32 @@ function trustProxy(raw: string): TrustProxy {
     );
   }
   return entries;
+}
+
+/** Checked here, kept as written: the address guard parses them (parseAllowEntry) when it is built. */
+function allowHosts(raw: string): string[] {
+  const entries = raw
+    .split(',')
+    .map((e) => e.trim())
+    .filter((e) => e.length > 0);
+  const parsed = entries.map((e) => [e, parseAllowEntry(e)] as const);
+  const bad = parsed.find(([, p]) => p === undefined);
+  if (entries.length === 0 || bad !== undefined) {
+    throw new ConfigError(
+      `must be a comma-separated list of host names, IP addresses or CIDRs (10.0.0.0/8), got "${bad?.[0] ?? raw}"`,
+    );
+  }
+  return entries;
+}
+
+/** Checked here, kept as written: the signer decodes it. */
+function webhookSecret(raw: string): string {
+  try {
+    parseWebhookSecret(raw.trim());
+    return raw.trim();
+  } catch (err) {
+    throw new ConfigError((err as Error).message);
+  }
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -238,6 +266,51 @@ export const configSchema = {
     default: false,
     parse: trustProxy,
     doc: 'Proxies whose X-Forwarded-For names the client: true (any peer), or comma-separated addresses or CIDRs.',
+  },
+  HTTP_ALLOW_HOSTS: {
+    default: undefined as string[] | undefined,
+    parse: allowHosts,
+    doc: 'Comma-separated host names, IP addresses or CIDRs that `http` tasks and webhooks may reach although they are private, loopback, link-local or otherwise refused.',
+  },
+  HTTP_MAX_RESPONSE_BYTES: {
+    default: 1_048_576,
+    parse: int(0, 100_000_000),
+    doc: 'Largest response body an `http` task reads; a larger one fails the task without a retry.',
+  },
+  HTTP_CONNECT_TIMEOUT_MS: {
+    default: 10_000,
+    parse: int(100, 600_000),
+    doc: 'How long an `http` task or a webhook delivery may take to connect (the whole request is bounded by the task timeout or WEBHOOK_TIMEOUT_MS).',
+  },
+  WEBHOOK_SECRET: {
+    default: undefined as string | undefined,
+    parse: webhookSecret,
+    doc: 'Signing key of webhooks and `http` requests (Standard Webhooks), `whsec_` and base64. Unset: they are sent unsigned (said at start, and warned at the first one).',
+  },
+  WEBHOOK_TIMEOUT_MS: {
+    default: 10_000,
+    parse: int(100, 600_000),
+    doc: 'How long one webhook delivery attempt may take, connect to last byte.',
+  },
+  WEBHOOK_MAX_ATTEMPTS: {
+    default: 18,
+    parse: int(1, 100),
+    doc: 'Delivery attempts of one webhook before it is marked `failed` (with the default backoff, 18 attempts span about 13 to 26 hours).',
+  },
+  WEBHOOK_BACKOFF_BASE_MS: {
+    default: 5000,
+    parse: int(1, 86_400_000),
+    doc: 'Wait before the first retry of a webhook; each later one doubles it (with jitter), up to WEBHOOK_BACKOFF_MAX_MS.',
+  },
+  WEBHOOK_BACKOFF_MAX_MS: {
+    default: 14_400_000,
+    parse: int(1, 604_800_000),
+    doc: 'The longest wait between two attempts of a webhook.',
+  },
+  WEBHOOK_CONCURRENCY: {
+    default: 16,
+    parse: int(0, 10_000),
+    doc: 'Webhook deliveries one process makes at once; 0: this process delivers none.',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
 } satisfies Record<string, VarSpec<unknown>>;

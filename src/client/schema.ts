@@ -2243,6 +2243,195 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/tasks/{id}/deliveries': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The completion webhooks of a task
+     * @description One delivery per terminal state the task reached with a `callback_url` (a retried task can reach more than one), oldest first, each with every attempt it had. A `pending` delivery is tried again at `next_attempt_at`.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              deliveries: {
+                /**
+                 * Format: uuid
+                 * @description The `webhook-id` header of every attempt of this delivery.
+                 */
+                webhook_id: string;
+                /** @enum {unknown} */
+                type: 'task.completed' | 'task.failed' | 'task.cancelled';
+                url: string;
+                /** @description Attempts started so far. */
+                attempt: number;
+                /** @enum {unknown} */
+                status: 'pending' | 'delivered' | 'failed';
+                response_status: null | number;
+                error: null | string;
+                next_attempt_at: null | string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                created_at: string;
+                delivered_at: null | string;
+                /** @description Every attempt that ended, oldest first. */
+                attempts: {
+                  attempt: number;
+                  /**
+                   * Format: date-time
+                   * @description RFC 3339, UTC, microseconds
+                   */
+                  started_at: string;
+                  /**
+                   * Format: date-time
+                   * @description RFC 3339, UTC, microseconds
+                   */
+                  finished_at: string;
+                  response_status: null | number;
+                  error: null | string;
+                }[];
+              }[];
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `task_not_found`: No task has this id. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'task_not_found';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;

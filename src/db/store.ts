@@ -27,6 +27,8 @@ export const CHANNELS = {
    * ids, comma-separated, at most CHANGED_IDS_PER_NOTIFY of them per notification.
    */
   taskChanged: 'taskd_task_changed',
+  /** Webhook deliveries were inserted (migration 0009's trigger, at commit): deliverers claim them. */
+  webhookDue: 'taskd_webhook_due',
   /** Each process sends itself a notification now and then, to prove the connection still delivers. */
   selfCheck: 'taskd_notifier_check',
 } as const;
@@ -112,6 +114,29 @@ const RECORD = `t.id, t.handler AS kind, t.queue, t.state::text AS state,
 /** What a claim returns of each task: what the engine needs to run it, fence it and retry it. */
 const CLAIMED = `t.id, t.handler, coalesce(t.payload, to_jsonb(t.input)) AS input, t.payload IS NOT NULL AS json,
     t.timeout_ms, t.attempt, t.max_attempts, t.attempt_base, t.backoff_base_ms, t.backoff_max_ms`;
+
+/**
+ * The completion-webhook outbox (migration 0009), one fragment for every statement that ends tasks, so that no way
+ * of reaching a terminal state can forget it: the statement's data-modifying CTE adds OUTBOX_RETURNING to its
+ * RETURNING list (the row as it is after the change: `t` there is the new row), and `outbox(cte)` is one more CTE
+ * of the same statement. A task with a callback_url that is now completed, failed or cancelled gets its delivery
+ * row, committed together with the state itself; the payload is frozen at that moment. (A data-modifying CTE
+ * always runs to completion, read or not.)
+ */
+const OUTBOX_RETURNING = `
+    CASE WHEN t.callback_url IS NOT NULL AND t.state IN ('completed', 'failed', 'cancelled')
+         THEN (SELECT to_jsonb(r) FROM (SELECT ${RECORD}) r) END AS outbox_task_`;
+const outbox = (source: string) => `
+    INSERT INTO taskd.webhook_deliveries (id, task_id, event, url, payload)
+    SELECT gen_random_uuid(), o.id, 'task.' || (o.outbox_task_->>'state'), o.outbox_task_->>'callback_url',
+           jsonb_build_object('type', 'task.' || (o.outbox_task_->>'state'), 'timestamp', ${iso('now()')},
+                              'data', o.outbox_task_)
+    FROM ${source} o WHERE o.outbox_task_ IS NOT NULL`;
+
+/** A webhook delivery as GET /v1/tasks/{id}/deliveries shows it. */
+const DELIVERY = `d.id AS webhook_id, d.event AS type, d.url, d.attempt, d.status, d.response_status, d.error,
+    ${iso('d.next_attempt_at')} AS next_attempt_at, ${iso('d.created_at')} AS created_at,
+    ${iso('d.delivered_at')} AS delivered_at, d.history AS attempts`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
@@ -210,7 +235,8 @@ const SQL = {
             'error', jsonb_build_object('type', 'cancelled', 'message', $2::text))) ELSE t.history END
       FROM before
       WHERE t.id = before.id AND before.state IN ('scheduled', 'queued', 'running')
-      RETURNING t.id
+      RETURNING t.id, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('cancelled')}
     ), told AS (
       SELECT pg_notify('${CHANNELS.taskCancelled}', before.id::text) FROM before
       WHERE before.state = 'running' AND EXISTS (SELECT 1 FROM cancelled)
@@ -336,7 +362,8 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
-      RETURNING t.id
+      RETURNING t.id, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('settled')}
     ), announced AS (${announce('settled')})
     SELECT settled.id FROM settled, ${announced}`,
 
@@ -405,7 +432,8 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state
+      RETURNING t.id, t.state::text AS state, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
     SELECT (SELECT array_agg(id) FROM expired) AS workers,
            (SELECT array_agg(id) FROM ended WHERE state = 'failed') AS tasks,
@@ -435,7 +463,8 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state
+      RETURNING t.id, t.state::text AS state, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
     SELECT ended.id, ended.state FROM ended, ${announced}`,
 
@@ -457,7 +486,8 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state
+      RETURNING t.id, t.state::text AS state, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
     SELECT ended.id, ended.state FROM ended, ${announced}`,
 
@@ -487,6 +517,44 @@ const SQL = {
       LIMIT $2
       FOR UPDATE SKIP LOCKED
     ))`,
+
+  // Deliverers claim due webhook deliveries: each claim counts an attempt and holds the row by moving its due time
+  // past the attempt's end ($2 ms), committed before the request is sent (no transaction is held open across
+  // it). SKIP LOCKED lets every process claim side by side; a deliverer that dies leaves its rows due again.
+  webhookClaimDue: `
+    UPDATE taskd.webhook_deliveries w
+    SET attempt = w.attempt + 1, next_attempt_at = now() + $2 * interval '1 millisecond'
+    WHERE w.id = ANY(ARRAY(
+      SELECT id FROM taskd.webhook_deliveries
+      WHERE status = 'pending' AND next_attempt_at <= now()
+      ORDER BY next_attempt_at
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED
+    ))
+    RETURNING w.id, w.task_id, w.url, w.payload, w.attempt`,
+
+  // An attempt's end, fenced by the attempt it was claimed as (a late answer to an attempt whose claim expired and
+  // was claimed again changes nothing): delivered, failed for good, or pending again after $6 ms.
+  webhookRecordAttempt: `
+    UPDATE taskd.webhook_deliveries w
+    SET status = $3,
+        response_status = $4::int,
+        error = $5::text,
+        next_attempt_at = CASE WHEN $3 = 'pending' THEN now() + $6 * interval '1 millisecond' END,
+        delivered_at = CASE WHEN $3 = 'delivered' THEN now() END,
+        history = w.history || jsonb_build_array(jsonb_build_object(
+          'attempt', w.attempt, 'started_at', ${iso('$7::timestamptz')}, 'finished_at', ${iso('now()')},
+          'response_status', $4::int, 'error', $5::text))
+    WHERE w.id = $1 AND w.attempt = $2 AND w.status = 'pending'
+    RETURNING w.id`,
+
+  // A task's deliveries, oldest first; no row at all when the task does not exist (one row of NULLs when it has
+  // none).
+  webhookDeliveriesOfTask: `
+    SELECT t.id AS task_id, ${DELIVERY}
+    FROM taskd.tasks t LEFT JOIN taskd.webhook_deliveries d ON d.task_id = t.id
+    WHERE t.id = $1
+    ORDER BY d.created_at, d.id`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
@@ -547,6 +615,48 @@ export interface TaskRecord {
   run_at: string;
   started_at: string | null;
   finished_at: string | null;
+}
+
+/** A delivery claimed for an attempt. */
+export interface ClaimedDelivery {
+  id: string;
+  task_id: string;
+  url: string;
+  payload: { type: string; timestamp: string; data: TaskRecord };
+  attempt: number;
+}
+
+/** How one delivery attempt ended. */
+export interface DeliveryAttempt {
+  id: string;
+  attempt: number;
+  /** `pending`: to be tried again after `retryInMs`. */
+  status: 'delivered' | 'pending' | 'failed';
+  responseStatus: number | null;
+  error: string | null;
+  retryInMs: number;
+  startedAt: Date;
+}
+
+/** A webhook delivery of a task (see DELIVERY). */
+export interface DeliveryRecord {
+  webhook_id: string;
+  type: 'task.completed' | 'task.failed' | 'task.cancelled';
+  url: string;
+  attempt: number;
+  status: 'pending' | 'delivered' | 'failed';
+  response_status: number | null;
+  error: string | null;
+  next_attempt_at: string | null;
+  created_at: string;
+  delivered_at: string | null;
+  attempts: {
+    attempt: number;
+    started_at: string;
+    finished_at: string;
+    response_status: number | null;
+    error: string | null;
+  }[];
 }
 
 export interface Attempt {
@@ -964,6 +1074,32 @@ export class TaskStore {
         options,
       ),
     );
+  }
+
+  /** Claims up to `limit` due deliveries, each held for `holdMs` (its attempt's longest time, and some). */
+  async webhookClaimDue(
+    limit: number,
+    holdMs: number,
+    options?: StatementOptions,
+  ): Promise<ClaimedDelivery[]> {
+    return this.rows<ClaimedDelivery>('webhookClaimDue', [limit, holdMs], options);
+  }
+
+  /** Records how an attempt ended; false when the attempt had been given up on (claimed again meanwhile). */
+  async webhookRecordAttempt(a: DeliveryAttempt, options?: StatementOptions): Promise<boolean> {
+    const rows = await this.rows<{ id: string }>(
+      'webhookRecordAttempt',
+      [a.id, a.attempt, a.status, a.responseStatus, a.error, a.retryInMs, a.startedAt],
+      options,
+    );
+    return rows.length > 0;
+  }
+
+  /** The deliveries of a task, oldest first; undefined when there is no such task. */
+  async webhookDeliveriesOfTask(taskId: string): Promise<DeliveryRecord[] | undefined> {
+    const rows = await this.rows<DeliveryRecord & { task_id: string }>('webhookDeliveriesOfTask', [taskId]);
+    if (rows.length === 0) return undefined;
+    return rows.filter((r) => r.webhook_id !== null).map(({ task_id: _task, ...d }) => d);
   }
 
   async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions): Promise<number> {

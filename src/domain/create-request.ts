@@ -22,6 +22,8 @@ export interface CreateDefaults {
   maxAttempts: number;
   /** Every kind a create may name. */
   kinds: ReadonlySet<string>;
+  /** The problems of an input for its kind (empty: none), answered as invalid_input. */
+  inputProblems?: (kind: string, input: unknown) => readonly { path: string; message: string }[];
 }
 
 /**
@@ -36,6 +38,8 @@ export function newTaskFromBody(
   if (!defaults.kinds.has(body.kind)) {
     throw new ApiError('UNKNOWN_KIND', undefined, { kind: body.kind, known: [...defaults.kinds].sort() });
   }
+  const problems = defaults.inputProblems?.(body.kind, body.input) ?? [];
+  if (problems.length > 0) throw new ApiError('INVALID_INPUT', undefined, problems);
   if (body.run_at !== undefined && body.delay_ms !== undefined) {
     throw new ApiError('INVALID_REQUEST', undefined, [
       { path: '/run_at', message: 'give run_at or delay_ms, not both' },

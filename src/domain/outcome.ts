@@ -57,6 +57,14 @@ export function backoffDelay(retry: number, backoff: Backoff, random: () => numb
   return Math.floor(random() * cap);
 }
 
+/**
+ * The wait before a retry: the backoff's, or longer when the handler asked for a minimum (Retry-After), but never
+ * beyond the backoff's cap, so that a target cannot park a task for longer than its settings allow.
+ */
+export function retryDelay(backoffMs: number, notBeforeMs: number, backoff: Backoff): number {
+  return Math.max(backoffMs, Math.min(Math.ceil(notBeforeMs), backoff.maxMs));
+}
+
 /** PostgreSQL text cannot hold NUL, and UTF-8 cannot hold a lone surrogate: make any handler output storable. */
 export function storableText(s: string): string {
   return s.toWellFormed().replaceAll('\u0000', '\uFFFD');
@@ -91,6 +99,7 @@ export function decide(outcome: Outcome, task: ClaimedTask, limits: OutcomeLimit
       outcome.retryable !== false,
       task,
       limits,
+      outcome.retryAfterMs,
     );
   }
   let text: string;
@@ -133,11 +142,17 @@ function failOrRetry(
   handlerAllows: boolean,
   task: ClaimedTask,
   limits: OutcomeLimits,
+  notBeforeMs = 0,
 ): Decision {
   const runs = task.attempt - task.attemptBase;
   if (handlerAllows && RETRYABLE.has(failure) && runs < task.maxAttempts) {
     const backoff = { ...limits.backoff, ...task.backoff };
-    return { state: 'scheduled', failure, result: message, delayMs: backoffDelay(runs, backoff) };
+    return {
+      state: 'scheduled',
+      failure,
+      result: message,
+      delayMs: retryDelay(backoffDelay(runs, backoff), notBeforeMs, backoff),
+    };
   }
   return { state: 'failed', failure, result: message };
 }

@@ -3,6 +3,7 @@ import { Batcher } from '../db/batcher.js';
 import { isUniqueViolation } from '../db/errors.js';
 import type {
   Attempt,
+  DeliveryRecord,
   NewTask,
   NewTaskV1,
   QueueRow,
@@ -24,6 +25,8 @@ export interface TaskServiceOptions {
   defaultMaxAttempts?: number;
   /** The kinds a v1 create may name. */
   kinds?: readonly KindInfo[];
+  /** What is wrong with a create's input for its kind (empty: nothing); answered as 400 invalid_input. */
+  inputProblems?: (kind: string, input: unknown) => readonly { path: string; message: string }[];
 }
 
 /** A kind, as `GET /v1/kinds` shows it. */
@@ -155,6 +158,7 @@ export class TaskService {
       timeoutMs: this.options.defaultTimeoutMs,
       maxAttempts: this.options.defaultMaxAttempts ?? 3,
       kinds: this.kindNames,
+      ...(this.options.inputProblems && { inputProblems: this.options.inputProblems }),
     };
     const rows = bodies.map((b) =>
       newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined),
@@ -197,6 +201,13 @@ export class TaskService {
     const attempts = await this.store.taskAttempts(id);
     if (!attempts) throw new ApiError('TASK_NOT_FOUND');
     return attempts;
+  }
+
+  /** The completion-webhook deliveries of a task, oldest first. */
+  async deliveries(id: string): Promise<DeliveryRecord[]> {
+    const deliveries = await this.store.webhookDeliveriesOfTask(id);
+    if (!deliveries) throw new ApiError('TASK_NOT_FOUND');
+    return deliveries;
   }
 
   /** Cancels a task that has not ended; a running one's handler is aborted wherever it runs. */

@@ -79,13 +79,19 @@ export interface Backoff {
  */
 export type Outcome =
   | { kind: 'completed'; value: unknown }
-  /** `retryable: false`: the handler said that running the task again would not help. */
-  | { kind: 'failed'; failure: FailureKind; message: string; retryable?: boolean };
+  /**
+   * `retryable: false`: the handler said that running the task again would not help. `retryAfterMs`: the handler
+   * said not to run it again sooner (an HTTP target's Retry-After).
+   */
+  | { kind: 'failed'; failure: FailureKind; message: string; retryable?: boolean; retryAfterMs?: number };
 
 export const outcomes = {
   completed: (value: unknown): Outcome => ({ kind: 'completed', value }),
-  failed: (failure: FailureKind, message: string, retryable?: boolean): Outcome =>
-    retryable === undefined
-      ? { kind: 'failed', failure, message }
-      : { kind: 'failed', failure, message, retryable },
+  failed: (failure: FailureKind, message: string, retryable?: boolean, retryAfterMs?: number): Outcome => ({
+    kind: 'failed',
+    failure,
+    message,
+    ...(retryable !== undefined && { retryable }),
+    ...(retryAfterMs !== undefined && { retryAfterMs }),
+  }),
 };

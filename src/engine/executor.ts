@@ -79,12 +79,16 @@ export function executeTask(
               return outcomes.failed('cancelled', reason.message, false);
           }
         }
-        // A handler says "running this again would not help" with an error whose `retryable` is false.
-        const retryable = (err as { retryable?: unknown } | null)?.retryable === false ? false : undefined;
+        // A handler says "running this again would not help" with an error whose `retryable` is false, and
+        // "not before" with its `retryAfterMs` (a number of milliseconds).
+        const said = err as { retryable?: unknown; retryAfterMs?: unknown } | null;
+        const retryable = said?.retryable === false ? false : undefined;
+        const after = said?.retryAfterMs;
         return outcomes.failed(
           'error',
           err instanceof Error ? err.message || err.name : String(err),
           retryable,
+          typeof after === 'number' && Number.isFinite(after) && after > 0 ? after : undefined,
         );
       },
     )

@@ -56,6 +56,26 @@ export interface TaskdEvents {
   'notifier.lost': { err: unknown };
   'maintenance.failed': { job: string; err: unknown };
   'retention.deleted': { deleted: number; maxAgeMs: number };
+  /** The first webhook or http task request of this process went out unsigned (WEBHOOK_SECRET is not set). */
+  'outbound.unsigned': Record<string, never>;
+  /** A completion webhook got a 2xx. */
+  'webhook.delivered': { webhookId: string; taskId: string; attempt: number; responseStatus: number };
+  /**
+   * An attempt got no 2xx (`responseStatus` when there was an answer at all); `retryInMs` set: it is tried
+   * again then, unset: it was the last one (`webhook.failed` follows).
+   */
+  'webhook.attempt_failed': {
+    webhookId: string;
+    taskId: string;
+    attempt: number;
+    responseStatus?: number | undefined;
+    error: string;
+    retryInMs?: number | undefined;
+  };
+  /** A webhook was given up on: out of attempts, or its address is refused. */
+  'webhook.failed': { webhookId: string; taskId: string; attempts: number; error: string };
+  /** Claiming or recording deliveries failed (the database is away, say); tried again at the next wake. */
+  'webhook.store_failed': { err: unknown };
   'settle.retrying': { tasks: number; failures: number; err: unknown };
   'settle.recovered': { tasks: number; failures: number };
   'settle.rejected': { tasks: number; err: unknown };

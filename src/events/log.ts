@@ -102,6 +102,40 @@ const formatters: Formatters = {
     'retention: deleted finished tasks',
     { deleted: p.deleted, max_age_ms: p.maxAgeMs },
   ],
+  'outbound.unsigned': () => [
+    'warn',
+    'sending webhooks and http task requests unsigned: WEBHOOK_SECRET is not set',
+    {},
+  ],
+  'webhook.delivered': (p) => [
+    'info',
+    'webhook delivered',
+    { webhook_id: p.webhookId, task_id: p.taskId, attempt: p.attempt, response_status: p.responseStatus },
+  ],
+  'webhook.attempt_failed': (p) => [
+    'warn',
+    p.retryInMs === undefined
+      ? 'webhook attempt failed; no attempts left'
+      : 'webhook attempt failed; will retry',
+    {
+      webhook_id: p.webhookId,
+      task_id: p.taskId,
+      attempt: p.attempt,
+      response_status: p.responseStatus,
+      error: p.error,
+      retry_in_ms: p.retryInMs,
+    },
+  ],
+  'webhook.failed': (p) => [
+    'error',
+    'webhook given up',
+    { webhook_id: p.webhookId, task_id: p.taskId, attempts: p.attempts, error: p.error },
+  ],
+  'webhook.store_failed': (p) => [
+    'warn',
+    'webhook deliveries: database statement failed; will retry',
+    { err: err(p.err) },
+  ],
   'settle.retrying': (p) =>
     p.failures === 1 || p.failures % 20 === 0
       ? [

@@ -1,4 +1,4 @@
-import type { Attempt, QueueRow, TaskRecord } from '../db/store.js';
+import type { Attempt, DeliveryRecord, QueueRow, TaskRecord } from '../db/store.js';
 import { apiStatus, type TaskView } from '../domain/task.js';
 
 /** The original API's answer to POST /task/create. */
@@ -59,5 +59,28 @@ export function presentQueue(q: QueueRow) {
     concurrency: q.concurrency,
     counts: q.counts,
     oldest_queued_age_ms: q.oldest_queued_age_ms === null ? null : Math.round(q.oldest_queued_age_ms),
+  };
+}
+
+/** A webhook delivery of a task, with every attempt it had. */
+export function presentDelivery(d: DeliveryRecord) {
+  return {
+    webhook_id: d.webhook_id,
+    type: d.type,
+    url: d.url,
+    attempt: d.attempt,
+    status: d.status,
+    response_status: d.response_status,
+    error: d.error,
+    next_attempt_at: d.next_attempt_at,
+    created_at: d.created_at,
+    delivered_at: d.delivered_at,
+    attempts: d.attempts.map((a) => ({
+      attempt: a.attempt,
+      started_at: a.started_at,
+      finished_at: a.finished_at,
+      response_status: a.response_status,
+      error: a.error,
+    })),
   };
 }

@@ -124,6 +124,36 @@ export const Attempts = Type.Object({
   ),
 });
 
+export const Deliveries = Type.Object({
+  deliveries: Type.Array(
+    Type.Object({
+      webhook_id: Type.String({
+        format: 'uuid',
+        description: 'The `webhook-id` header of every attempt of this delivery.',
+      }),
+      type: Type.Enum(['task.completed', 'task.failed', 'task.cancelled']),
+      url: Type.String(),
+      attempt: Type.Integer({ description: 'Attempts started so far.' }),
+      status: Type.Enum(['pending', 'delivered', 'failed']),
+      response_status: Nullable(Type.Integer({ description: 'Of the last attempt that got an answer.' })),
+      error: Nullable(Type.String({ description: 'Why the last attempt did not deliver.' })),
+      next_attempt_at: Nullable(Timestamp),
+      created_at: Timestamp,
+      delivered_at: Nullable(Timestamp),
+      attempts: Type.Array(
+        Type.Object({
+          attempt: Type.Integer(),
+          started_at: Timestamp,
+          finished_at: Timestamp,
+          response_status: Nullable(Type.Integer()),
+          error: Nullable(Type.String()),
+        }),
+        { description: 'Every attempt that ended, oldest first.' },
+      ),
+    }),
+  ),
+});
+
 export const Queue = Type.Object({
   name: Type.String(),
   paused: Type.Boolean(),

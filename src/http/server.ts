@@ -23,6 +23,7 @@ import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
 import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
+import { v1DeliveryRoutes } from './routes/v1/deliveries.js';
 
 export interface ServerOptions {
   service: TaskService;
@@ -243,6 +244,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1TaskRoutes(app, service, options.waiters);
   if (options.waiters) v1EventRoutes(app, options.waiters);
   v1QueueRoutes(app, service);
+  v1DeliveryRoutes(app, service);
   healthRoutes(app, service);
 
   app.setNotFoundHandler((request, reply) => {

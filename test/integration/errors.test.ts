@@ -32,7 +32,8 @@ test('an internal error answers 500 JSON with a request id, logs it with context
     });
     const app = await buildServer({ service, log, bodyLimitBytes: 1 << 20 });
     // A query against a dropped table fails with an error that is neither the client's fault nor transient.
-    await pool.query('DROP TABLE taskd.tasks');
+    // (CASCADE: the webhook outbox's foreign key depends on the table.)
+    await pool.query('DROP TABLE taskd.tasks CASCADE');
     const res = await app.inject({
       method: 'GET',
       url: '/task/check-result?task_id=00000000-0000-4000-8000-000000000000',

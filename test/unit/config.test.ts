@@ -73,3 +73,28 @@ test('DB_POOL_SIZE below what a process runs at once on its own is refused, sayi
   );
   assert.equal(loadConfig({ DB_POOL_SIZE: String(MIN_POOL_SIZE) }).DB_POOL_SIZE, MIN_POOL_SIZE);
 });
+
+test('outbound requests: HTTP_ALLOW_HOSTS entries and WEBHOOK_SECRET are checked at start', () => {
+  const ok = loadConfig({
+    HTTP_ALLOW_HOSTS: 'localhost, 127.0.0.1, 10.0.0.0/8, [::1], fd00::/8',
+    WEBHOOK_SECRET: `whsec_${Buffer.alloc(32, 7).toString('base64')}`,
+  });
+  assert.equal(ok.HTTP_ALLOW_HOSTS?.length, 5);
+  assert.match(ok.WEBHOOK_SECRET ?? '', /^whsec_/);
+  assert.equal(loadConfig({}).WEBHOOK_SECRET, undefined);
+  assert.throws(
+    () => loadConfig({ HTTP_ALLOW_HOSTS: 'localhost,http://x/', WEBHOOK_SECRET: 'secret' }),
+    (err: unknown) => {
+      assert.ok(err instanceof InvalidConfigError);
+      assert.match(err.message, /^HTTP_ALLOW_HOSTS .*"http:\/\/x\/"/m);
+      assert.match(err.message, /^WEBHOOK_SECRET must start with "whsec_"/m);
+      return true;
+    },
+  );
+  const bad = spawnSync(process.execPath, [MAIN], {
+    env: { ...process.env, WEBHOOK_SECRET: 'whsec_!!' },
+    encoding: 'utf8',
+  });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr + bad.stdout, /WEBHOOK_SECRET/);
+});

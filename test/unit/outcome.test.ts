@@ -63,3 +63,15 @@ test('a v1 result is stored as JSON text; one of the original API as its Result 
     output: 'null',
   });
 });
+
+test("a handler's minimum retry delay (Retry-After) holds, up to the backoff's cap", () => {
+  const wait = (retryAfterMs: number) => {
+    const d = decide(outcomes.failed('error', 'HTTP 503', undefined, retryAfterMs), task(), limits);
+    assert.equal(d.state, 'scheduled');
+    return d.state === 'scheduled' ? d.delayMs : -1;
+  };
+  assert.equal(wait(700), 700); // above anything the first retry's backoff (up to 99 ms) could pick
+  assert.equal(wait(60_000), backoff.maxMs);
+  // Not retryable is not retryable, whatever the delay.
+  assert.equal(decide(outcomes.failed('error', 'HTTP 404', false, 500), task(), limits).state, 'failed');
+});

@@ -1,0 +1,226 @@
+import type { ClaimedDelivery, DeliveryAttempt, TaskStore } from '../db/store.js';
+import { CHANNELS } from '../db/store.js';
+import type { EventBus } from '../events/bus.js';
+import { presentTaskV1 } from '../http/presenters.js';
+import { jitter } from '../lifecycle/backoff.js';
+import type { Notifier } from '../notify/notifier.js';
+import { findAddressRefusal } from '../outbound/address-guard.js';
+import { UnsupportedUrlError, type OutboundClient } from '../outbound/client.js';
+import type { WebhookSigner } from '../outbound/signing.js';
+
+/**
+ * Delivers completion webhooks from the outbox (taskd.webhook_deliveries). Every process runs one (not only the
+ * maintenance leader): claims are `FOR UPDATE SKIP LOCKED` and committed before the request goes out, so processes
+ * share the work without coordinating, a slow receiver holds no transaction open, and no failover wait delays a
+ * delivery when one process dies — its claimed rows simply come due again once their hold has passed.
+ *
+ * Woken by the outbox's own notification (at the commit of the terminal state) and whenever an attempt ends with
+ * more rows possibly due; a poll every POLL_MS finds retries whose time has come, and anything a lost
+ * notification left behind.
+ */
+
+const POLL_MS = 1000;
+
+export interface DelivererOptions {
+  store: TaskStore;
+  client: OutboundClient;
+  signer: WebhookSigner;
+  notifier: Notifier;
+  bus: EventBus;
+  /** Deliveries in flight at once in this process. */
+  concurrency: number;
+  /** Longest attempt, connect to last byte. */
+  timeoutMs: number;
+  /** Attempts before a delivery is marked failed. */
+  maxAttempts: number;
+  /** The n-th retry waits between half and all of min(maxMs, baseMs · 2^(n-1)). */
+  backoff: { baseMs: number; maxMs: number };
+}
+
+/** The wait before retry `n` (1-based): exponential, capped, with "equal" jitter (never less than half). */
+export function webhookRetryDelay(
+  n: number,
+  backoff: { baseMs: number; maxMs: number },
+  random: () => number = Math.random,
+): number {
+  const cap = Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.max(0, n - 1));
+  return Math.floor(cap / 2 + (random() * cap) / 2);
+}
+
+export class WebhookDeliverer {
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopped = new AbortController();
+  private claiming: Promise<void> | undefined;
+  private wakeAgain = false;
+  private poll: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private started = false;
+
+  constructor(private readonly o: DelivererOptions) {}
+
+  /** How long a claim holds a row: the attempt's longest time twice over, so that only a dead deliverer loses it. */
+  private get holdMs(): number {
+    return 2 * this.o.timeoutMs + 1000;
+  }
+
+  start(): void {
+    if (this.started || this.stopped.signal.aborted || this.o.concurrency <= 0) return;
+    this.started = true;
+    this.unsubscribe.push(
+      this.o.notifier.subscribe(CHANNELS.webhookDue, () => this.wake()),
+      // Notifications sent while the listener was away are lost: look for ourselves.
+      this.o.notifier.onConnect(() => this.wake()),
+    );
+    const schedule = () => {
+      this.poll = setTimeout(() => {
+        this.wake();
+        schedule();
+      }, jitter(POLL_MS));
+    };
+    schedule();
+    this.wake();
+  }
+
+  /** Stops claiming; attempts in flight are aborted and recorded as interrupted (due again at once). */
+  async stop(): Promise<void> {
+    this.stopped.abort();
+    clearTimeout(this.poll);
+    for (const off of this.unsubscribe.splice(0)) off();
+    await this.claiming;
+    await Promise.all([...this.inFlight]);
+  }
+
+  /** Claims due deliveries into free slots; a wake during a claim runs one more claim after it. */
+  wake(): void {
+    if (this.stopped.signal.aborted || !this.started) return;
+    if (this.claiming) {
+      this.wakeAgain = true;
+      return;
+    }
+    this.claiming = this.claimIntoFreeSlots()
+      .catch((err: unknown) => {
+        if (!this.stopped.signal.aborted) this.o.bus.emit('webhook.store_failed', { err });
+      })
+      .finally(() => {
+        this.claiming = undefined;
+        if (this.wakeAgain) {
+          this.wakeAgain = false;
+          this.wake();
+        }
+      });
+  }
+
+  private async claimIntoFreeSlots(): Promise<void> {
+    while (!this.stopped.signal.aborted) {
+      const free = this.o.concurrency - this.inFlight.size;
+      if (free <= 0) return;
+      const claimed = await this.o.store.webhookClaimDue(free, this.holdMs, {
+        signal: this.stopped.signal,
+      });
+      for (const delivery of claimed) this.launch(delivery, claimed.length === free);
+      if (claimed.length < free) return;
+    }
+  }
+
+  /** @param more the claim filled every slot: there may be more due, to claim as soon as this one ends */
+  private launch(delivery: ClaimedDelivery, more: boolean): void {
+    const running: Promise<void> = this.attempt(delivery)
+      .catch((err: unknown) => this.o.bus.emit('webhook.store_failed', { err }))
+      .finally(() => {
+        this.inFlight.delete(running);
+        if (more) this.wake();
+      });
+    this.inFlight.add(running);
+  }
+
+  private async attempt(d: ClaimedDelivery): Promise<void> {
+    const startedAt = new Date();
+    // The body is rebuilt from the frozen payload the same way every time, so every attempt sends the same bytes.
+    const body = JSON.stringify({
+      type: d.payload.type,
+      timestamp: d.payload.timestamp,
+      data: presentTaskV1(d.payload.data),
+    });
+    const headers = {
+      'content-type': 'application/json',
+      'user-agent': 'taskd-webhooks',
+      ...this.o.signer.headers(d.id, body, startedAt),
+    };
+    const signal = AbortSignal.any([this.stopped.signal, AbortSignal.timeout(this.o.timeoutMs)]);
+    let responseStatus: number | null = null;
+    let error: string | null = null;
+    let final = false;
+    try {
+      const res = await this.o.client.request(d.url, {
+        method: 'POST',
+        headers,
+        body,
+        signal,
+        maxResponseBytes: 0,
+        discardBody: true,
+      });
+      responseStatus = res.status;
+      if (res.status < 200 || res.status >= 300) error = `HTTP ${res.status}`;
+    } catch (err) {
+      const refusal = findAddressRefusal(err);
+      if (refusal || err instanceof UnsupportedUrlError) {
+        // Retrying will not change what the configuration refuses.
+        error = (refusal ?? (err as Error)).message;
+        final = true;
+      } else if (this.stopped.signal.aborted) {
+        error = 'interrupted: the service shut down during the attempt';
+      } else if (signal.aborted) {
+        error = `timed out after ${this.o.timeoutMs} ms (WEBHOOK_TIMEOUT_MS)`;
+      } else {
+        error = `request failed: ${describe(err)}`;
+      }
+    }
+
+    const interrupted = this.stopped.signal.aborted && error !== null && !final;
+    const outOfAttempts = d.attempt >= this.o.maxAttempts && !interrupted;
+    const status: DeliveryAttempt['status'] =
+      error === null ? 'delivered' : final || outOfAttempts ? 'failed' : 'pending';
+    const retryInMs =
+      status !== 'pending' ? 0 : interrupted ? 0 : webhookRetryDelay(d.attempt, this.o.backoff);
+    // Recorded even during shutdown (a short deadline of its own): an attempt left unrecorded would only come due
+    // again after its hold.
+    const written = await this.o.store.webhookRecordAttempt(
+      { id: d.id, attempt: d.attempt, status, responseStatus, error, retryInMs, startedAt },
+      { deadlineMs: 5000 },
+    );
+    if (!written) return; // claimed again meanwhile (this attempt outlived its hold): the newer attempt reports
+    if (status === 'delivered') {
+      this.o.bus.emit('webhook.delivered', {
+        webhookId: d.id,
+        taskId: d.task_id,
+        attempt: d.attempt,
+        responseStatus: responseStatus!,
+      });
+      return;
+    }
+    this.o.bus.emit('webhook.attempt_failed', {
+      webhookId: d.id,
+      taskId: d.task_id,
+      attempt: d.attempt,
+      responseStatus: responseStatus ?? undefined,
+      error: error!,
+      retryInMs: status === 'pending' ? retryInMs : undefined,
+    });
+    if (status === 'failed') {
+      this.o.bus.emit('webhook.failed', {
+        webhookId: d.id,
+        taskId: d.task_id,
+        attempts: d.attempt,
+        error: error!,
+      });
+    }
+  }
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: unknown; message?: unknown; cause?: { code?: unknown } };
+  const code =
+    typeof e.code === 'string' ? e.code : typeof e.cause?.code === 'string' ? e.cause.code : undefined;
+  const message = typeof e.message === 'string' && e.message ? e.message : String(err);
+  return code && !message.includes(code) ? `${code} ${message}` : message;
+}

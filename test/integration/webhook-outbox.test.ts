@@ -1,0 +1,170 @@
+/**
+ * The outbox of completion webhooks at the store: every statement that ends a task with a callback_url writes its
+ * delivery in the same statement (settle, cancel of each state, reaper, orphaned run, shutdown), with the task
+ * frozen as it is at that moment; statements that do not end a task, and tasks without a callback_url, write none.
+ */
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { after, before, test } from 'node:test';
+import { migrate } from '../../src/db/migrate.js';
+import { TaskStore, type TaskRecord } from '../../src/db/store.js';
+import { createLogger } from '../../src/logger.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { newV1Task } from '../helpers/engine.js';
+
+const log = createLogger('silent', new Writable({ write: (_c, _e, done) => done() }));
+const CALLBACK = 'https://receiver.example/hook';
+const lost = (retry: 'later' | 'now' | 'never') => ({
+  failure: 'worker_lost' as const,
+  result: 'failed: worker lost',
+  retry,
+  backoff: { baseMs: 1000, maxMs: 60_000 },
+});
+
+let db: TestDatabase;
+let store: TaskStore;
+
+before(async () => {
+  db = await createTestDatabase();
+  await migrate(db.pool, log);
+  store = new TaskStore(db.pool);
+});
+after(async () => db.drop());
+
+interface Row {
+  id: string;
+  event: string;
+  url: string;
+  status: string;
+  attempt: number;
+  payload: { type: string; timestamp: string; data: TaskRecord };
+}
+const deliveries = async (taskId: string) =>
+  (
+    await db.pool.query<Row>(
+      'SELECT id, event, url, status, attempt, payload FROM taskd.webhook_deliveries WHERE task_id = $1',
+      [taskId],
+    )
+  ).rows;
+
+/** Inserts a v1 task and claims it as `owner` (a registered worker): it is running, attempt 1. */
+async function running(owner: string, fields: Parameters<typeof newV1Task>[1] = {}) {
+  const [task] = await store.taskInsertManyV1([
+    newV1Task(`k-${randomUUID()}`, { callbackUrl: CALLBACK, ...fields }),
+  ]);
+  await db.pool.query(
+    "UPDATE taskd.tasks SET state = 'running', owner = $2, attempt = 1, started_at = now() WHERE id = $1",
+    [task!.id, owner],
+  );
+  return task!.id;
+}
+
+async function worker(): Promise<string> {
+  const id = randomUUID();
+  await store.workerRegister(id, 'host', 1, 60_000, 10);
+  return id;
+}
+
+test('a settle to completed or failed writes the delivery, payload frozen as the task then was', async () => {
+  const w = await worker();
+  const done = await running(w);
+  const broken = await running(w);
+  const retried = await running(w, { maxAttempts: 3 });
+  const plain = await running(w, { callbackUrl: null });
+  await store.taskSettleMany([
+    { id: done, owner: w, attempt: 1, decision: { state: 'completed', result: '', output: '{"n":1}' } },
+    { id: broken, owner: w, attempt: 1, decision: { state: 'failed', failure: 'error', result: 'boom' } },
+    {
+      id: retried,
+      owner: w,
+      attempt: 1,
+      decision: { state: 'scheduled', failure: 'error', result: 'again', delayMs: 60_000 },
+    },
+    { id: plain, owner: w, attempt: 1, decision: { state: 'completed', result: '', output: '1' } },
+  ]);
+  const [d] = await deliveries(done);
+  assert.ok(d);
+  assert.equal(d.event, 'task.completed');
+  assert.equal(d.url, CALLBACK);
+  assert.equal(d.status, 'pending');
+  assert.equal(d.attempt, 0);
+  assert.equal(d.payload.type, 'task.completed');
+  assert.match(d.payload.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  // The frozen task is the task as v1 reads it right after the transition.
+  assert.deepEqual(d.payload.data, await store.taskGetRecord(done));
+  assert.deepEqual(d.payload.data.result, { n: 1 });
+
+  const [f] = await deliveries(broken);
+  assert.equal(f?.event, 'task.failed');
+  assert.deepEqual(f?.payload.data.error, { type: 'error', message: 'boom' });
+  assert.deepEqual(await deliveries(retried), [], 'a retry is not terminal');
+  assert.deepEqual(await deliveries(plain), [], 'no callback_url, no delivery');
+});
+
+test('a cancel writes task.cancelled whatever state the task was in; a cancel that changes nothing writes none', async () => {
+  const w = await worker();
+  const [queued, scheduled] = await store.taskInsertManyV1([
+    newV1Task('k-cancel', { callbackUrl: CALLBACK }),
+    newV1Task('k-cancel', { callbackUrl: CALLBACK, runAt: new Date(Date.now() + 3_600_000) }),
+  ]);
+  const run = await running(w);
+  for (const id of [queued!.id, scheduled!.id, run]) {
+    assert.equal((await store.taskCancel(id, 'cancelled')).cancelled, true);
+    const rows = await deliveries(id);
+    assert.deepEqual(
+      rows.map((r) => [r.event, r.payload.data.state]),
+      [['task.cancelled', 'cancelled']],
+    );
+  }
+  assert.equal((await store.taskCancel(run, 'cancelled')).cancelled, false);
+  assert.equal((await deliveries(run)).length, 1);
+});
+
+test('the reaper, an orphaned run and a shutdown write the delivery of the runs they fail', async () => {
+  // Reaper: a worker whose lease expired.
+  const dead = await worker();
+  const reapedTask = await running(dead);
+  await db.pool.query("UPDATE taskd.workers SET expires_at = now() - interval '1 second' WHERE id = $1", [
+    dead,
+  ]);
+  const reaped = await store.workerReapExpired(randomUUID(), lost('later'));
+  assert.ok(reaped.tasks.includes(reapedTask));
+  assert.deepEqual(
+    (await deliveries(reapedTask)).map((r) => [r.event, r.payload.data.error?.type]),
+    [['task.failed', 'worker_lost']],
+  );
+
+  // Orphaned: running under an owner that has no worker row.
+  const orphan = await running(randomUUID());
+  assert.ok((await store.taskFailOrphaned(lost('later'))).failed.includes(orphan));
+  assert.equal((await deliveries(orphan))[0]?.event, 'task.failed');
+
+  // Shutdown: the worker's deregistration fails what it still runs; one with attempts left is requeued instead.
+  const leaving = await worker();
+  const last = await running(leaving);
+  const again = await running(leaving, { maxAttempts: 2 });
+  const ended = await store.workerDeregister(leaving, { ...lost('now'), failure: 'shutdown' });
+  assert.deepEqual(ended.failed, [last]);
+  assert.deepEqual(
+    (await deliveries(last)).map((r) => [r.event, r.payload.data.error?.type]),
+    [['task.failed', 'shutdown']],
+  );
+  assert.deepEqual(await deliveries(again), []);
+});
+
+test('a task retried by hand and ended again gets a second delivery, with a webhook id of its own', async () => {
+  const w = await worker();
+  const id = await running(w);
+  await store.taskSettleMany([
+    { id, owner: w, attempt: 1, decision: { state: 'failed', failure: 'error', result: 'first' } },
+  ]);
+  await store.taskRetry(id);
+  assert.equal((await store.taskCancel(id, 'cancelled')).cancelled, true);
+  const rows = await deliveries(id);
+  assert.deepEqual(rows.map((r) => r.event).sort(), ['task.cancelled', 'task.failed']);
+  assert.notEqual(rows[0]!.id, rows[1]!.id);
+  const listed = await store.webhookDeliveriesOfTask(id);
+  assert.equal(listed?.length, 2);
+  assert.deepEqual(await store.webhookDeliveriesOfTask(randomUUID()), undefined);
+});
