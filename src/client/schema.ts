@@ -2344,6 +2344,7 @@ export interface components {
      *     - `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token.
      *     - `task_not_found`: No task has this id.
      *     - `queue_not_found`: No queue has this name.
+     *     - `schedule_not_found`: No schedule has this name.
      *     - `task_finished`: The task has already reached a terminal state.
      *     - `task_not_retryable`: Only a failed or cancelled task can be retried.
      *     - `lease_lost`: The worker's lease is gone (the task was cancelled or the lease expired): stop working on it.
@@ -2368,6 +2369,7 @@ export interface components {
       | 'unauthorized'
       | 'task_not_found'
       | 'queue_not_found'
+      | 'schedule_not_found'
       | 'task_finished'
       | 'task_not_retryable'
       | 'lease_lost'

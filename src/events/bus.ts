@@ -56,6 +56,15 @@ export interface TaskdEvents {
   'notifier.lost': { err: unknown };
   'maintenance.failed': { job: string; err: unknown };
   'retention.deleted': { deleted: number; maxAgeMs: number };
+  /**
+   * A schedule's tick was run: its task committed (`taskId`; null when the tick's idempotency key was taken
+   * already) and the schedule moved on to `next` (null: the expression has no tick left).
+   */
+  'schedule.fired': { name: string; tick: string; taskId: string | null; next: string | null };
+  /** Ticks from `from` up to (not including) `to` were more than the grace late and were skipped. */
+  'schedule.missed': { name: string; from: string; to: string };
+  /** Running the schedules failed (the database, or one schedule: `name`); the ticker retries with backoff. */
+  'schedule.failed': { name?: string; err: unknown };
   'settle.retrying': { tasks: number; failures: number; err: unknown };
   'settle.recovered': { tasks: number; failures: number };
   'settle.rejected': { tasks: number; err: unknown };
