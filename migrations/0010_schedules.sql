@@ -4,7 +4,7 @@
 -- statement that creates it moves next_run_at on only if it still holds the value the ticker read.
 CREATE TABLE taskd.schedules (
   -- Letters, digits, `_`, `.` and `-` (no `:`, which separates the parts of a tick's idempotency key).
-  name          text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$' AND length(name) <= 200),
+  name          text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.-]*$' AND length(name) <= 100),
   cron          text NOT NULL,
   -- An IANA time zone name; the cron expression is read in it (wall-clock times, DST included).
   timezone      text NOT NULL DEFAULT 'UTC',

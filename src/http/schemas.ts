@@ -79,9 +79,12 @@ export const QueuePatch = Type.Object(
   { additionalProperties: false },
 );
 
-/** Letters, digits, `_`, `.`, `-`: no `:`, which separates the parts of a tick's idempotency key. */
+/**
+ * Letters, digits, `_`, `.`, `-`: no `:`, which separates the parts of a tick's idempotency key. At most 100
+ * characters, the longest path parameter the router takes.
+ */
 export const ScheduleName = Type.Object({
-  name: Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
 });
 
 /**

@@ -39,6 +39,14 @@ export function canonicalTimezone(timezone: string): string {
 
 /** Parses `expression` in `timezone` (already canonical); throws InvalidCronError saying what is wrong. */
 export function parseCron(expression: string, timezone: string): CronSchedule {
+  // Checked here rather than by croner, whose message also offers a 7th field (years) that taskd does not take.
+  const fields = expression.trim().split(/\s+/).length;
+  if (fields !== 5 && fields !== 6) {
+    throw new InvalidCronError(
+      '/cron',
+      `needs 5 fields (minute hour day-of-month month day-of-week), or 6 with a leading seconds field; got ${fields}`,
+    );
+  }
   let cron: Cron;
   try {
     // No callback: croner only computes times, it starts no timer of its own.
@@ -67,7 +75,7 @@ export function parseLiveCron(expression: string, timezone: string, now: Date): 
 export interface TickPlan {
   /** The tick whose task to create. */
   tick: Date;
-  /** Ticks passed over without a task (0 unless the schedule was more than the grace late). */
+  /** Whether ticks were passed over without a task (only when the schedule was more than the grace late). */
   skipped: boolean;
   /** The schedule's next tick after this one; null: none left. */
   next: Date | null;
