@@ -5,6 +5,7 @@ import { format } from 'prettier';
 import type { TaskService } from '../src/domain/task-service.js';
 import { buildServer } from '../src/http/server.js';
 import { createLogger } from '../src/logger.js';
+import type { ScheduleService } from '../src/schedules/schedule-service.js';
 
 /** Where the generated types live, relative to the repository. */
 export const SCHEMA_FILE = 'src/client/schema.ts';
@@ -18,6 +19,7 @@ export async function generateClientTypes(): Promise<string> {
   const app = await buildServer({
     // Building the document registers the routes; no request is served, so the service is never called.
     service: { isAccepting: true } as unknown as TaskService,
+    schedules: {} as unknown as ScheduleService,
     log: createLogger('silent', new Writable({ write: (_chunk, _enc, done) => done() })),
     bodyLimitBytes: 1024,
   });

@@ -26,6 +26,8 @@ import { AddressGuard, parseAllowEntry } from './outbound/address-guard.js';
 import { OutboundClient } from './outbound/client.js';
 import { parseWebhookSecret, WebhookSigner } from './outbound/signing.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
+import { ScheduleService } from './schedules/schedule-service.js';
+import { ScheduleTicker } from './schedules/ticker.js';
 
 /** How long a closing listener waits for requests on connections it has just accepted. */
 const LISTENER_LINGER_MS = 250;
@@ -255,10 +257,23 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     );
     waiters.start();
 
+    // Every instance ticks, API-only ones too: the database lets one instance through per tick.
+    const schedules = new ScheduleService(store, service);
+    const ticker = new ScheduleTicker({
+      store,
+      tasks: service,
+      notifier,
+      bus,
+      misfireGraceMs: config.SCHEDULE_MISFIRE_GRACE_MS,
+    });
+    ticker.start();
+    acquire('schedule ticker', () => ticker.stop());
+
     // The listener starts before the engine so that the engine is stopped first on the way out.
     const server = await buildServer({
       service,
       waiters,
+      schedules,
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -318,7 +333,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         log.info('shutdown: refusing new tasks');
         // New creates get 503 (and /readyz too) from here on; those already accepted still commit. Claiming
         // stops at once: the engine's stop runs alongside, and is the first release below.
-        await Promise.all([service.stopAccepting(), engine?.stop(config.SHUTDOWN_GRACE_MS)]);
+        // No tick creates a task once the service has stopped accepting them.
+        await Promise.all([service.stopAccepting(), ticker.stop(), engine?.stop(config.SHUTDOWN_GRACE_MS)]);
         // Reverse order of acquisition: engine (reads keep being served while tasks finish), listener,
         // maintenance, heartbeat, notifier, pool, embedded database.
         await releaseAll();

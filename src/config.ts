@@ -247,6 +247,11 @@ export const configSchema = {
     parse: int(0, 36_500),
     doc: 'Finished tasks older than this many days are deleted in small batches; 0 keeps them forever.',
   },
+  SCHEDULE_MISFIRE_GRACE_MS: {
+    default: 10_000,
+    parse: int(0, 86_400_000),
+    doc: "A schedule's tick at most this late still runs; later ticks (taskd was down) are skipped but the latest.",
+  },
   API_TOKENS: {
     default: undefined as string[] | undefined,
     parse: tokenList,

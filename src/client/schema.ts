@@ -2432,6 +2432,627 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/schedules': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every schedule
+     * @description By name, each with its next ticks.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              schedules: {
+                name: string;
+                cron: string;
+                timezone: string;
+                task: unknown;
+                paused: boolean;
+                next_run_at: null | string;
+                /** @description The next 5 ticks; none while paused. */
+                next_runs: string[];
+                last_run_at: null | string;
+                last_task_id: null | string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                created_at: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                updated_at: string;
+              }[];
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/schedules/{name}': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /** One schedule */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              name: string;
+              cron: string;
+              timezone: string;
+              task: unknown;
+              paused: boolean;
+              next_run_at: null | string;
+              /** @description The next 5 ticks; none while paused. */
+              next_runs: string[];
+              last_run_at: null | string;
+              last_task_id: null | string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              created_at: string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              updated_at: string;
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `schedule_not_found`: No schedule has this name. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'schedule_not_found';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    /**
+     * Create or replace a schedule
+     * @description Each tick of `cron` (read in `timezone`) creates one task from `task`, whose idempotency key is `schedule:<name>:<tick>`. The next tick is counted from now; `paused: true` stops the ticks and `paused: false` resumes them, without catching up.
+     */
+    put: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description 5 fields (minute hour day-of-month month day-of-week), or 6 with a leading seconds field. */
+            cron: string;
+            /** @description IANA time zone the cron is read in; UTC by default. */
+            timezone?: string;
+            /** @description A create body of POST /v1/tasks, without `run_at` and `idempotency_key`. */
+            task: {
+              kind: string;
+              /** @description Any JSON value, handed to the handler as it is. */
+              input?: unknown;
+              queue?: string;
+              /** @description Higher runs first. */
+              priority?: number;
+              delay_ms?: number;
+              timeout_ms?: number;
+              max_attempts?: number;
+              /** @description This task's backoff between retries: a random wait up to min(max_ms, base_ms · 2^(n-1)) before the n-th retry. Unset: RETRY_BACKOFF_BASE_MS, RETRY_BACKOFF_MAX_MS. */
+              backoff?: {
+                base_ms?: number;
+                max_ms?: number;
+              };
+              /** Format: uri */
+              callback_url?: string;
+            };
+            /** @description A paused schedule creates no tasks; false by default. */
+            paused?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              name: string;
+              cron: string;
+              timezone: string;
+              task: unknown;
+              paused: boolean;
+              next_run_at: null | string;
+              /** @description The next 5 ticks; none while paused. */
+              next_runs: string[];
+              last_run_at: null | string;
+              last_task_id: null | string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              created_at: string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              updated_at: string;
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. `unknown_kind`: No handler is registered for `kind`; `details.known` lists the kinds there are. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request' | 'unknown_kind';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    post?: never;
+    /**
+     * Remove a schedule
+     * @description Answers with the schedule as it was. The tasks it created are left as they are.
+     */
+    delete: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          name: string;
+        };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              name: string;
+              cron: string;
+              timezone: string;
+              task: unknown;
+              paused: boolean;
+              next_run_at: null | string;
+              /** @description The next 5 ticks; none while paused. */
+              next_runs: string[];
+              last_run_at: null | string;
+              last_task_id: null | string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              created_at: string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              updated_at: string;
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `schedule_not_found`: No schedule has this name. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'schedule_not_found';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;
@@ -2533,6 +3154,7 @@ export interface components {
      *     - `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token.
      *     - `task_not_found`: No task has this id.
      *     - `queue_not_found`: No queue has this name.
+     *     - `schedule_not_found`: No schedule has this name.
      *     - `task_finished`: The task has already reached a terminal state.
      *     - `task_not_retryable`: Only a failed or cancelled task can be retried.
      *     - `lease_lost`: The worker's lease is gone (the task was cancelled or the lease expired): stop working on it.
@@ -2557,6 +3179,7 @@ export interface components {
       | 'unauthorized'
       | 'task_not_found'
       | 'queue_not_found'
+      | 'schedule_not_found'
       | 'task_finished'
       | 'task_not_retryable'
       | 'lease_lost'

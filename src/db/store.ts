@@ -29,6 +29,9 @@ export const CHANNELS = {
   taskChanged: 'taskd_task_changed',
   /** Webhook deliveries were inserted (migration 0009's trigger, at commit): deliverers claim them. */
   webhookDue: 'taskd_webhook_due',
+
+  /** A schedule was set or removed: the tickers look again for the next tick due. Payload: its name. */
+  schedulesChanged: 'taskd_schedules_changed',
   /** Each process sends itself a notification now and then, to prove the connection still delivers. */
   selfCheck: 'taskd_notifier_check',
 } as const;
@@ -137,6 +140,11 @@ const outbox = (source: string) => `
 const DELIVERY = `d.id AS webhook_id, d.event AS type, d.url, d.attempt, d.status, d.response_status, d.error,
     ${iso('d.next_attempt_at')} AS next_attempt_at, ${iso('d.created_at')} AS created_at,
     ${iso('d.delivered_at')} AS delivered_at, d.history AS attempts`;
+
+/** A schedule as the API presents it, timestamps already in its format. */
+const SCHEDULE = `s.name, s.cron, s.timezone, s.task, s.paused, ${iso('s.next_run_at')} AS next_run_at,
+    ${iso('s.last_run_at')} AS last_run_at, s.last_task_id, ${iso('s.created_at')} AS created_at,
+    ${iso('s.updated_at')} AS updated_at`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
@@ -555,6 +563,72 @@ const SQL = {
     FROM taskd.tasks t LEFT JOIN taskd.webhook_deliveries d ON d.task_id = t.id
     WHERE t.id = $1
     ORDER BY d.created_at, d.id`,
+
+  // Creates or replaces a schedule (keeping its history: created_at, the last tick) and wakes the tickers.
+  scheduleUpsert: `
+    WITH saved AS (
+      INSERT INTO taskd.schedules AS s (name, cron, timezone, task, paused, next_run_at)
+      VALUES ($1, $2, $3, $4::jsonb, $5, $6::timestamptz)
+      ON CONFLICT (name) DO UPDATE
+        SET cron = excluded.cron, timezone = excluded.timezone, task = excluded.task, paused = excluded.paused,
+            next_run_at = excluded.next_run_at, updated_at = now()
+      RETURNING ${SCHEDULE}
+    ), told AS (SELECT pg_notify('${CHANNELS.schedulesChanged}', $1))
+    SELECT saved.* FROM saved LEFT JOIN told ON true`,
+
+  scheduleGet: `SELECT ${SCHEDULE} FROM taskd.schedules s WHERE name = $1`,
+
+  scheduleList: `SELECT ${SCHEDULE} FROM taskd.schedules s ORDER BY name`,
+
+  scheduleDelete: `
+    WITH deleted AS (
+      DELETE FROM taskd.schedules s WHERE name = $1 RETURNING ${SCHEDULE}
+    ), told AS (SELECT pg_notify('${CHANNELS.schedulesChanged}', $1) FROM deleted)
+    SELECT deleted.* FROM deleted LEFT JOIN told ON true`,
+
+  // The active schedules whose next tick has come, by the database's clock (the one all instances share).
+  scheduleDue: `
+    SELECT name, cron, timezone, task, ${iso('next_run_at')} AS next_run_at, ${iso('now()')} AS now
+    FROM taskd.schedules
+    WHERE NOT paused AND next_run_at <= now()
+    ORDER BY next_run_at
+    LIMIT $1`,
+
+  // How long until the next tick of any active schedule (negative: one is due); null: none.
+  scheduleNextDueInMs: `
+    SELECT (extract(epoch FROM min(next_run_at) - now()) * 1000)::float8 AS in_ms
+    FROM taskd.schedules WHERE NOT paused`,
+
+  // One tick, once across every instance. The schedule row is locked only while it still holds the next tick
+  // the ticker read ($2): an instance that lost the race finds it moved on (PostgreSQL re-reads a row it waited
+  // for) and does nothing. The task's idempotency key (schedule:<name>:<tick>) is unique besides: the database
+  // itself refuses a second task for a tick. The task, the schedule's new next tick and the notifications
+  // commit together.
+  scheduleFire: `
+    WITH due AS (
+      SELECT name FROM taskd.schedules
+      WHERE name = $1 AND next_run_at = $2::timestamptz AND NOT paused
+      FOR UPDATE
+    ), inserted AS (
+      INSERT INTO taskd.tasks AS t (id, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
+                               backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
+      SELECT $5::uuid, $6::text, $7::jsonb, $8::int, $9::text, $10::int, coalesce($11::timestamptz, now()),
+             CASE WHEN $11::timestamptz > now() THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
+             $12::int, $13::int, $14::int, $15::text, $16::text, $17::text
+      FROM due
+      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      RETURNING ${RECORD}
+    ), advanced AS (
+      UPDATE taskd.schedules s
+      SET next_run_at = $4::timestamptz, last_run_at = $3::timestamptz,
+          last_task_id = coalesce((SELECT id FROM inserted), s.last_task_id)
+      FROM due WHERE s.name = due.name
+      RETURNING s.name
+    ), woken AS (
+      SELECT pg_notify('${TASK_CREATED_CHANNEL}', '1') FROM inserted WHERE state = 'queued'
+    ), announced AS (${announce('inserted')})
+    SELECT (SELECT count(*) FROM advanced)::int AS advanced, inserted.*
+    FROM (SELECT 1) one LEFT JOIN inserted ON true LEFT JOIN woken ON true, ${announced}`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
@@ -568,6 +642,30 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskProgressMany',
   'taskList',
 ]);
+
+/** A schedule as v1 presents it (see SCHEDULE); `next_runs` is computed by the service. */
+export interface ScheduleRow {
+  name: string;
+  cron: string;
+  timezone: string;
+  task: unknown;
+  paused: boolean;
+  next_run_at: string | null;
+  last_run_at: string | null;
+  last_task_id: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** An active schedule whose next tick has come, with the database's time. */
+export interface DueSchedule {
+  name: string;
+  cron: string;
+  timezone: string;
+  task: unknown;
+  next_run_at: string;
+  now: string;
+}
 
 export interface NewTask {
   id: string;
@@ -1104,5 +1202,85 @@ export class TaskStore {
 
   async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions): Promise<number> {
     return (await this.run('taskDeleteFinishedBefore', [ageMs, limit], options)).rowCount ?? 0;
+  }
+
+  async scheduleUpsert(s: {
+    name: string;
+    cron: string;
+    timezone: string;
+    task: unknown;
+    paused: boolean;
+    nextRunAt: Date | null;
+  }): Promise<ScheduleRow> {
+    const [row] = await this.rows<ScheduleRow>('scheduleUpsert', [
+      s.name,
+      s.cron,
+      s.timezone,
+      JSON.stringify(s.task),
+      s.paused,
+      s.nextRunAt,
+    ]);
+    return row!;
+  }
+
+  async scheduleGet(name: string): Promise<ScheduleRow | undefined> {
+    return (await this.rows<ScheduleRow>('scheduleGet', [name]))[0];
+  }
+
+  async scheduleList(): Promise<ScheduleRow[]> {
+    return this.rows<ScheduleRow>('scheduleList', []);
+  }
+
+  /** The schedule as it was; undefined when there was none of that name. */
+  async scheduleDelete(name: string): Promise<ScheduleRow | undefined> {
+    return (await this.rows<ScheduleRow>('scheduleDelete', [name]))[0];
+  }
+
+  async scheduleDue(limit: number, options?: StatementOptions): Promise<DueSchedule[]> {
+    return this.rows<DueSchedule>('scheduleDue', [limit], options);
+  }
+
+  /** Milliseconds until the next tick of any active schedule (≤ 0: one is due); null when there is none. */
+  async scheduleNextDueInMs(options?: StatementOptions): Promise<number | null> {
+    return (await this.rows<{ in_ms: number | null }>('scheduleNextDueInMs', [], options))[0]?.in_ms ?? null;
+  }
+
+  /**
+   * Creates the task of one tick and moves the schedule on to `next`, if the schedule still had `expected` as its
+   * next tick. `advanced` false: another instance ran this tick first (or the schedule changed); `task` is
+   * undefined then, or when the tick's idempotency key was already taken.
+   */
+  async scheduleFire(
+    fire: { name: string; expected: string; tick: Date; next: Date | null; task: NewTaskV1 },
+    options?: StatementOptions,
+  ): Promise<{ advanced: boolean; task: TaskRecord | undefined }> {
+    const t = fire.task;
+    const [row] = await this.rows<TaskRecord & { advanced: number; announced_: unknown }>(
+      'scheduleFire',
+      [
+        fire.name,
+        fire.expected,
+        fire.tick,
+        fire.next,
+        t.id,
+        t.kind,
+        t.input,
+        t.timeoutMs,
+        t.queue,
+        t.priority,
+        t.runAt,
+        t.maxAttempts,
+        t.backoffBaseMs,
+        t.backoffMaxMs,
+        t.idempotencyKey,
+        t.fingerprint,
+        t.callbackUrl,
+      ],
+      options,
+    );
+    if (!row) return { advanced: false, task: undefined };
+    const { advanced, announced_: _announced, ...task } = row;
+    // No task inserted: the LEFT JOIN's columns are all null.
+    return { advanced: advanced > 0, task: task.id ? task : undefined };
   }
 }

@@ -35,6 +35,7 @@ export const API_ERRORS = {
     code: 'idempotency_key_reused',
   },
   QUEUE_NOT_FOUND: { status: 404, message: 'Queue not found', code: 'queue_not_found' },
+  SCHEDULE_NOT_FOUND: { status: 404, message: 'Schedule not found', code: 'schedule_not_found' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request timeout', code: 'request_timeout' },
   HEADERS_TOO_LARGE: { status: 431, message: 'Request headers too large', code: 'headers_too_large' },
   SHUTTING_DOWN: { status: 503, message: 'Service is shutting down', code: 'shutting_down' },

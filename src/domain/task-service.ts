@@ -154,14 +154,8 @@ export class TaskService {
     context: { requestId?: string; idempotencyKey?: string } = {},
   ) {
     if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
-    const defaults = {
-      timeoutMs: this.options.defaultTimeoutMs,
-      maxAttempts: this.options.defaultMaxAttempts ?? 3,
-      kinds: this.kindNames,
-      ...(this.options.inputProblems && { inputProblems: this.options.inputProblems }),
-    };
     const rows = bodies.map((b) =>
-      newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined),
+      this.newTaskV1(b, { idempotencyKey: bodies.length === 1 ? context.idempotencyKey : undefined }),
     );
     // A single create without an idempotency key joins the group commit, like the original API's creates; a
     // batch is its own statement (all or nothing), and so is a keyed create (a key taken must fail it alone).
@@ -171,6 +165,28 @@ export class TaskService {
         : await this.store.taskInsertManyV1(rows);
     for (const t of created) this.bus.emit('task.created', { taskId: t.id, requestId: context.requestId });
     return created;
+  }
+
+  /**
+   * The row a create body would insert, checked as POST /v1/tasks checks it; nothing is written. `anyKind` lets a
+   * kind this process does not know through: a schedule's tick, whose kind was checked when the schedule was set
+   * (a task of a kind no process runs fails as `no_handler`, in sight, rather than the tick being lost).
+   */
+  newTaskV1(
+    body: CreateBody,
+    options: { idempotencyKey?: string | undefined; anyKind?: boolean } = {},
+  ): NewTaskV1 {
+    const kinds = options.anyKind ? new Set([...this.kindNames, body.kind]) : this.kindNames;
+    return newTaskFromBody(
+      body,
+      {
+        timeoutMs: this.options.defaultTimeoutMs,
+        maxAttempts: this.options.defaultMaxAttempts ?? 3,
+        kinds,
+        ...(this.options.inputProblems && { inputProblems: this.options.inputProblems }),
+      },
+      options.idempotencyKey,
+    );
   }
 
   async getV1(id: string): Promise<TaskRecord> {

@@ -76,6 +76,15 @@ export interface TaskdEvents {
   'webhook.failed': { webhookId: string; taskId: string; attempts: number; error: string };
   /** Claiming or recording deliveries failed (the database is away, say); tried again at the next wake. */
   'webhook.store_failed': { err: unknown };
+  /**
+   * A schedule's tick was run: its task committed (`taskId`; null when the tick's idempotency key was taken
+   * already) and the schedule moved on to `next` (null: the expression has no tick left).
+   */
+  'schedule.fired': { name: string; tick: string; taskId: string | null; next: string | null };
+  /** Ticks from `from` up to (not including) `to` were more than the grace late and were skipped. */
+  'schedule.missed': { name: string; from: string; to: string };
+  /** Running the schedules failed (the database, or one schedule: `name`); the ticker retries with backoff. */
+  'schedule.failed': { name?: string; err: unknown };
   'settle.retrying': { tasks: number; failures: number; err: unknown };
   'settle.recovered': { tasks: number; failures: number };
   'settle.rejected': { tasks: number; err: unknown };

@@ -136,6 +136,21 @@ const formatters: Formatters = {
     'webhook deliveries: database statement failed; will retry',
     { err: err(p.err) },
   ],
+  'schedule.fired': (p) => [
+    'info',
+    p.taskId ? 'schedule ran' : 'schedule ran; its task for this tick existed already',
+    { schedule: p.name, tick: p.tick, task_id: p.taskId, next_run_at: p.next },
+  ],
+  'schedule.missed': (p) => [
+    'warn',
+    'schedule was late past the grace; missed ticks skipped, the latest runs',
+    { schedule: p.name, skipped_from: p.from, runs: p.to },
+  ],
+  'schedule.failed': (p) => [
+    'error',
+    p.name ? 'running a schedule failed; retrying' : 'running the schedules failed; retrying',
+    { schedule: p.name, err: err(p.err) },
+  ],
   'settle.retrying': (p) =>
     p.failures === 1 || p.failures % 20 === 0
       ? [

@@ -1,5 +1,6 @@
 import type { Attempt, DeliveryRecord, QueueRow, TaskRecord } from '../db/store.js';
 import { apiStatus, type TaskView } from '../domain/task.js';
+import type { ScheduleView } from '../schedules/schedule-service.js';
 
 /** The original API's answer to POST /task/create. */
 export function presentCreated(taskId: string) {
@@ -82,5 +83,21 @@ export function presentDelivery(d: DeliveryRecord) {
       response_status: a.response_status,
       error: a.error,
     })),
+  };
+}
+
+export function presentSchedule(s: ScheduleView) {
+  return {
+    name: s.name,
+    cron: s.cron,
+    timezone: s.timezone,
+    task: s.task,
+    paused: s.paused,
+    next_run_at: s.next_run_at,
+    next_runs: s.next_runs,
+    last_run_at: s.last_run_at,
+    last_task_id: s.last_task_id,
+    created_at: s.created_at,
+    updated_at: s.updated_at,
   };
 }

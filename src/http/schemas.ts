@@ -79,6 +79,62 @@ export const QueuePatch = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * Letters, digits, `_`, `.`, `-`: no `:`, which separates the parts of a tick's idempotency key. At most 100
+ * characters, the longest path parameter the router takes.
+ */
+export const ScheduleName = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 100, pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$' }),
+});
+
+/**
+ * The task each tick creates: a create body without `run_at` (a tick is its time; `delay_ms` counts from it) and
+ * without `idempotency_key` (each tick's is `schedule:<name>:<tick>`).
+ */
+export const ScheduleTask = Type.Omit(CreateBody, ['run_at', 'idempotency_key'], {
+  additionalProperties: false,
+  description: 'A create body of POST /v1/tasks, without `run_at` and `idempotency_key`.',
+});
+
+export const SchedulePut = Type.Object(
+  {
+    cron: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description:
+        '5 fields (minute hour day-of-month month day-of-week), or 6 with a leading seconds field.',
+    }),
+    timezone: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 100,
+        description: 'IANA time zone the cron is read in; UTC by default.',
+      }),
+    ),
+    task: ScheduleTask,
+    paused: Type.Optional(
+      Type.Boolean({ description: 'A paused schedule creates no tasks; false by default.' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type SchedulePut = Static<typeof SchedulePut>;
+
+export const Schedule = Type.Object({
+  name: Type.String(),
+  cron: Type.String(),
+  timezone: Type.String(),
+  task: Type.Unknown(),
+  paused: Type.Boolean(),
+  next_run_at: Nullable(Timestamp),
+  next_runs: Type.Array(Timestamp, { description: 'The next 5 ticks; none while paused.' }),
+  last_run_at: Nullable(Timestamp),
+  last_task_id: Nullable(Type.String({ format: 'uuid' })),
+  created_at: Timestamp,
+  updated_at: Timestamp,
+});
+export const Schedules = Type.Object({ schedules: Type.Array(Schedule) });
+
 const TaskError = Nullable(Type.Object({ type: Type.Enum(FAILURE_KINDS), message: Type.String() }));
 
 export const Task = Type.Object({
@@ -185,6 +241,7 @@ export const ERROR_CODES = {
   unauthorized: 'API_TOKENS is set and the request has no valid `Authorization: Bearer` token.',
   task_not_found: 'No task has this id.',
   queue_not_found: 'No queue has this name.',
+  schedule_not_found: 'No schedule has this name.',
   task_finished: 'The task has already reached a terminal state.',
   task_not_retryable: 'Only a failed or cancelled task can be retried.',
   lease_lost: "The worker's lease is gone (the task was cancelled or the lease expired): stop working on it.",

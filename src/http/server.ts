@@ -21,6 +21,8 @@ import { ErrorCodeCatalog } from './schemas.js';
 import { healthRoutes } from './routes/health.js';
 import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
+import { v1ScheduleRoutes } from './routes/v1/schedules.js';
+import type { ScheduleService } from '../schedules/schedule-service.js';
 import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
 import { v1DeliveryRoutes } from './routes/v1/deliveries.js';
@@ -29,6 +31,8 @@ export interface ServerOptions {
   service: TaskService;
   /** Set: `?wait=` long-polls and the event streams of tasks are served. */
   waiters?: TaskWaiters | undefined;
+  /** Set: the schedules are served (/v1/schedules). */
+  schedules?: ScheduleService | undefined;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -110,6 +114,7 @@ const OPENAPI_BASE = {
     { name: 'tasks', description: 'v1 tasks: create, read, list, cancel, retry.' },
     { name: 'queues', description: 'v1 queues: counts, pause, concurrency limits.' },
     { name: 'kinds', description: 'The kinds of task this service runs.' },
+    { name: 'schedules', description: 'v1 cron schedules: each tick creates one task.' },
     {
       name: 'original API',
       description: 'The two endpoints of the original API; their shapes are a contract.',
@@ -245,6 +250,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   if (options.waiters) v1EventRoutes(app, options.waiters);
   v1QueueRoutes(app, service);
   v1DeliveryRoutes(app, service);
+  if (options.schedules) v1ScheduleRoutes(app, options.schedules);
   healthRoutes(app, service);
 
   app.setNotFoundHandler((request, reply) => {
