@@ -7,13 +7,16 @@ import { Lifeline } from './db/lifeline.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
-import { TaskService } from './domain/task-service.js';
+import { TaskService, type KindInfo } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
 import { Engine } from './engine/engine.js';
 import { Heartbeat } from './engine/heartbeat.js';
 import { EventBus } from './events/bus.js';
 import { logEvents } from './events/log.js';
-import { builtInHandlers } from './handlers/index.js';
+import { builtInHandlers, HandlersDirError, registerHandlerModules } from './handlers/index.js';
+import { HandlerModuleError } from './handlers/modules.js';
+import type { Kind } from './handlers/registry.js';
+import { HandlerThreads } from './handlers/thread-pool.js';
 import { buildServer } from './http/server.js';
 import { Backoff, pause } from './lifecycle/backoff.js';
 import type { Logger } from './logger.js';
@@ -132,6 +135,22 @@ export async function startApp(config: Config, log: Logger, options: StartOption
   acquire('event log', stopLogging);
 
   try {
+    // Handler modules first: a broken one stops the start before anything else is acquired.
+    const handlers = builtInHandlers(config);
+    const threads = new HandlerThreads({ maxThreads: config.HANDLER_THREADS, bus });
+    acquire('handler threads', () => threads.close());
+    try {
+      const dir = await registerHandlerModules(handlers, config.HANDLERS_DIR, threads);
+      const modules = handlers.list().filter((k) => k.source === 'module');
+      if (dir) log.info({ dir, kinds: modules.map((k) => k.name) }, 'handler modules loaded');
+    } catch (err) {
+      if (err instanceof HandlerModuleError || err instanceof HandlersDirError) {
+        throw new StartupError(err.message, { cause: err });
+      }
+      throw err;
+    }
+    checkpoint();
+
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       const embedded = await startEmbeddedPostgres({
@@ -200,17 +219,11 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     maintenance.start();
     acquire('maintenance', () => maintenance.stop());
 
-    const handlers = builtInHandlers(config);
     const service = new TaskService(store, bus, {
       defaultHandler: config.DEFAULT_HANDLER,
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
       maxTaskLength: config.MAX_TASK_LENGTH,
-      kinds: handlers.names().map((name) => ({
-        name,
-        source: 'builtin' as const,
-        defaults: { queue: 'default', timeout_ms: config.TASK_TIMEOUT_MS, max_attempts: 3 },
-        input_schema: null,
-      })),
+      kinds: handlers.list().map((kind) => kindInfo(kind, config)),
     });
 
     // Long-polls and event streams, woken by the notifier: in API-only processes too.
@@ -302,6 +315,27 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     await releaseAll();
     throw err;
   }
+}
+
+/** A kind as the service shows it and checks creates against: its own defaults, else the service-wide ones. */
+function kindInfo(kind: Kind, config: Config): KindInfo {
+  const { defaults } = kind;
+  return {
+    name: kind.name,
+    source: kind.source,
+    defaults: {
+      queue: defaults.queue ?? 'default',
+      timeout_ms: defaults.timeoutMs ?? config.TASK_TIMEOUT_MS,
+      max_attempts: defaults.maxAttempts ?? 3,
+      backoff: {
+        base_ms: defaults.backoff?.baseMs ?? config.RETRY_BACKOFF_BASE_MS,
+        max_ms: defaults.backoff?.maxMs ?? config.RETRY_BACKOFF_MAX_MS,
+      },
+    },
+    input_schema: kind.inputSchema,
+    validate: kind.validate,
+    backoff: defaults.backoff,
+  };
 }
 
 function redact(url: string): string {

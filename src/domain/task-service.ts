@@ -15,6 +15,7 @@ import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
 import { FAILURE_MESSAGES } from './outcome.js';
 import type { TaskView } from './task.js';
+import type { InputValidator } from '../handlers/registry.js';
 
 export interface TaskServiceOptions {
   defaultHandler: string;
@@ -26,13 +27,25 @@ export interface TaskServiceOptions {
   kinds?: readonly KindInfo[];
 }
 
-/** A kind, as `GET /v1/kinds` shows it. */
+/** A kind, as `GET /v1/kinds` shows it, and what a create of it is checked against. */
 export interface KindInfo {
   name: string;
   source: 'builtin' | 'module' | 'external';
   /** What a create of this kind gets when it sets none of these. */
-  defaults: { queue: string; timeout_ms: number; max_attempts: number };
+  defaults: {
+    queue: string;
+    timeout_ms: number;
+    max_attempts: number;
+    backoff: { base_ms: number; max_ms: number };
+  };
   input_schema: unknown;
+  /** Checks a create's input against `input_schema` (not shown). */
+  validate?: InputValidator | undefined;
+  /**
+   * The backoff that creates of this kind store when they set none (not shown): the kind's own, field by field;
+   * a field left unset here is null in the task, and the service-wide RETRY_BACKOFF_* apply when it retries.
+   */
+  backoff?: { baseMs?: number | undefined; maxMs?: number | undefined } | undefined;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -148,7 +161,7 @@ export class TaskService {
   /** v1: creates every task of `bodies` in one statement, or none of them. */
   async createManyV1(
     bodies: readonly CreateBody[],
-    context: { requestId?: string; idempotencyKey?: string } = {},
+    context: { requestId?: string; idempotencyKey?: string; batch?: boolean } = {},
   ) {
     if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
     const defaults = {
@@ -156,9 +169,14 @@ export class TaskService {
       maxAttempts: this.options.defaultMaxAttempts ?? 3,
       kinds: this.kindNames,
     };
-    const rows = bodies.map((b) =>
-      newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined),
-    );
+    const rows = bodies.map((b, i) => {
+      try {
+        return newTaskFromBody(b, defaults, bodies.length === 1 ? context.idempotencyKey : undefined);
+      } catch (err) {
+        // In a batch, the problem's path names the task it is in.
+        throw context.batch ? inBatch(err, i) : err;
+      }
+    });
     // A single create without an idempotency key joins the group commit, like the original API's creates; a
     // batch is its own statement (all or nothing), and so is a keyed create (a key taken must fail it alone).
     const created =
@@ -238,11 +256,11 @@ export class TaskService {
     return this.options.kinds ?? [];
   }
 
-  private get kindNames(): ReadonlySet<string> {
-    return (this.kindSet ??= new Set(this.kinds().map((k) => k.name)));
+  private get kindNames(): ReadonlyMap<string, KindInfo> {
+    return (this.kindMap ??= new Map(this.kinds().map((k) => [k.name, k])));
   }
 
-  private kindSet: ReadonlySet<string> | undefined;
+  private kindMap: ReadonlyMap<string, KindInfo> | undefined;
 
   get isAccepting(): boolean {
     return this.accepting;
@@ -273,4 +291,14 @@ export class TaskService {
     this.accepting = false;
     await this.inserts.idle();
   }
+}
+
+/** An input problem of the i-th task of a batch: its paths are prefixed with the task's place in the request. */
+function inBatch(err: unknown, i: number): unknown {
+  if (!(err instanceof ApiError) || !Array.isArray(err.details)) return err;
+  const details = (err.details as { path: string; message: string }[]).map((d) => ({
+    ...d,
+    path: `/tasks/${i}${d.path}`,
+  }));
+  return new ApiError(err.code, err.detail, details);
 }
