@@ -127,7 +127,8 @@ async function loadOne(name: string, file: string): Promise<HandlerModule> {
       throw problem(`invalid input schema: ${messageOf(err)}`);
     }
   }
-  const run = definition.run.bind(definition) as Handler;
+  const { run: own } = definition;
+  const run: Handler = (input, ctx) => own.call(definition, input, ctx);
   return {
     name,
     file,

@@ -149,7 +149,10 @@ test('a module kind: listed with its defaults and schema, input checked on creat
     assert.equal(failed.state, 'failed');
     assert.equal(failed.attempt, 1);
     assert.equal(failed.error?.type, 'error');
-    assert.match(failed.error!.message, /input does not match the kind's schema: \/name must be string/);
+    assert.match(
+      failed.error?.message ?? '',
+      /input does not match the kind's schema: \/name must be string/,
+    );
   } finally {
     await s.close();
   }
