@@ -7,13 +7,16 @@ import { Lifeline } from './db/lifeline.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
-import { TaskService } from './domain/task-service.js';
+import { TaskService, type KindInfo } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
 import { Engine } from './engine/engine.js';
 import { Heartbeat } from './engine/heartbeat.js';
 import { EventBus } from './events/bus.js';
 import { logEvents } from './events/log.js';
-import { builtInHandlers, builtInInputs } from './handlers/index.js';
+import { builtInHandlers, HandlersDirError, registerHandlerModules } from './handlers/index.js';
+import { HandlerModuleError } from './handlers/modules.js';
+import type { Kind } from './handlers/registry.js';
+import { HandlerThreads } from './handlers/thread-pool.js';
 import { buildServer } from './http/server.js';
 import { Backoff, pause } from './lifecycle/backoff.js';
 import type { Logger } from './logger.js';
@@ -138,6 +141,37 @@ export async function startApp(config: Config, log: Logger, options: StartOption
   acquire('event log', stopLogging);
 
   try {
+    // Outbound requests (the http kind, webhooks) go through the address guard, signed when there is a secret.
+    const guard = new AddressGuard((config.HTTP_ALLOW_HOSTS ?? []).map((e) => parseAllowEntry(e)!));
+    const outbound = new OutboundClient(guard, config.HTTP_CONNECT_TIMEOUT_MS);
+    acquire('outbound HTTP client', () => outbound.close());
+    const signer = new WebhookSigner(
+      config.WEBHOOK_SECRET === undefined ? undefined : parseWebhookSecret(config.WEBHOOK_SECRET),
+      () => bus.emit('outbound.unsigned', {}),
+    );
+    if (!signer.signs) {
+      log.info(
+        { event: 'outbound.signing_off' },
+        'WEBHOOK_SECRET is not set: webhooks and http task requests will be sent unsigned',
+      );
+    }
+
+    // Handler modules next: a broken one stops the start before the database is touched.
+    const handlers = builtInHandlers(config, { client: outbound, signer });
+    const threads = new HandlerThreads({ maxThreads: config.HANDLER_THREADS, bus });
+    acquire('handler threads', () => threads.close());
+    try {
+      const dir = await registerHandlerModules(handlers, config.HANDLERS_DIR, threads);
+      const modules = handlers.list().filter((k) => k.source === 'module');
+      if (dir) log.info({ dir, kinds: modules.map((k) => k.name) }, 'handler modules loaded');
+    } catch (err) {
+      if (err instanceof HandlerModuleError || err instanceof HandlersDirError) {
+        throw new StartupError(err.message, { cause: err });
+      }
+      throw err;
+    }
+    checkpoint();
+
     let databaseUrl = config.DATABASE_URL;
     if (!databaseUrl) {
       const embedded = await startEmbeddedPostgres({
@@ -206,21 +240,6 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     maintenance.start();
     acquire('maintenance', () => maintenance.stop());
 
-    // Outbound requests (the http kind, webhooks) go through the address guard, signed when there is a secret.
-    const guard = new AddressGuard((config.HTTP_ALLOW_HOSTS ?? []).map((e) => parseAllowEntry(e)!));
-    const outbound = new OutboundClient(guard, config.HTTP_CONNECT_TIMEOUT_MS);
-    acquire('outbound HTTP client', () => outbound.close());
-    const signer = new WebhookSigner(
-      config.WEBHOOK_SECRET === undefined ? undefined : parseWebhookSecret(config.WEBHOOK_SECRET),
-      () => bus.emit('outbound.unsigned', {}),
-    );
-    if (!signer.signs) {
-      log.info(
-        { event: 'outbound.signing_off' },
-        'WEBHOOK_SECRET is not set: webhooks and http task requests will be sent unsigned',
-      );
-    }
-
     // Completion webhooks, from the outbox every terminal transition writes. Every process delivers (claims skip
     // each other's rows); released before the notifier and the pool, after the engine's last settles.
     const deliverer = new WebhookDeliverer({
@@ -237,18 +256,11 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     deliverer.start();
     acquire('webhook deliverer', () => deliverer.stop());
 
-    const handlers = builtInHandlers(config, { client: outbound, signer });
     const service = new TaskService(store, bus, {
       defaultHandler: config.DEFAULT_HANDLER,
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
       maxTaskLength: config.MAX_TASK_LENGTH,
-      kinds: handlers.names().map((name) => ({
-        name,
-        source: 'builtin' as const,
-        defaults: { queue: 'default', timeout_ms: config.TASK_TIMEOUT_MS, max_attempts: 3 },
-        input_schema: builtInInputs[name]?.schema ?? null,
-      })),
-      inputProblems: (kind, input) => builtInInputs[kind]?.problems(input) ?? [],
+      kinds: handlers.list().map((kind) => kindInfo(kind, config)),
     });
 
     // Long-polls and event streams, woken by the notifier: in API-only processes too.
@@ -354,6 +366,27 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     await releaseAll();
     throw err;
   }
+}
+
+/** A kind as the service shows it and checks creates against: its own defaults, else the service-wide ones. */
+function kindInfo(kind: Kind, config: Config): KindInfo {
+  const { defaults } = kind;
+  return {
+    name: kind.name,
+    source: kind.source,
+    defaults: {
+      queue: defaults.queue ?? 'default',
+      timeout_ms: defaults.timeoutMs ?? config.TASK_TIMEOUT_MS,
+      max_attempts: defaults.maxAttempts ?? 3,
+      backoff: {
+        base_ms: defaults.backoff?.baseMs ?? config.RETRY_BACKOFF_BASE_MS,
+        max_ms: defaults.backoff?.maxMs ?? config.RETRY_BACKOFF_MAX_MS,
+      },
+    },
+    input_schema: kind.inputSchema,
+    validate: kind.validate,
+    backoff: defaults.backoff,
+  };
 }
 
 function redact(url: string): string {

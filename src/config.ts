@@ -317,6 +317,16 @@ export const configSchema = {
     parse: int(0, 10_000),
     doc: 'Webhook deliveries one process makes at once; 0: this process delivers none.',
   },
+  HANDLERS_DIR: {
+    default: undefined as string | undefined,
+    parse: text,
+    doc: 'Directory of handler modules: each *.js, *.mjs or *.ts file is a kind. Unset: ./handlers if it exists.',
+  },
+  HANDLER_THREADS: {
+    default: 4,
+    parse: int(1, 1024),
+    doc: 'Most worker threads running handlers of `isolation: "thread"` at once (started on demand).',
+  },
   LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
 } satisfies Record<string, VarSpec<unknown>>;
 

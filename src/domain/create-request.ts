@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { NewTaskV1 } from '../db/store.js';
 import { ApiError } from './errors.js';
+import type { KindInfo } from './task-service.js';
 
 /** A v1 create body, as the route's schema has already checked its shape (see http/schemas.ts). */
 export interface CreateBody {
@@ -20,26 +21,27 @@ export interface CreateBody {
 export interface CreateDefaults {
   timeoutMs: number;
   maxAttempts: number;
-  /** Every kind a create may name. */
-  kinds: ReadonlySet<string>;
-  /** The problems of an input for its kind (empty: none), answered as invalid_input. */
-  inputProblems?: (kind: string, input: unknown) => readonly { path: string; message: string }[];
+  /** Every kind a create may name, with its own defaults and input check. */
+  kinds: ReadonlyMap<string, KindInfo>;
 }
 
 /**
  * Turns a create body into the row to insert: the rules a schema cannot say (one of run_at and delay_ms, a known
- * kind, an input PostgreSQL can store) and the defaults. Throws the ApiError to answer otherwise.
+ * kind, an input its kind's schema accepts and PostgreSQL can store) and the defaults, the kind's own first.
+ * Throws the ApiError to answer otherwise.
  */
 export function newTaskFromBody(
   body: CreateBody,
   defaults: CreateDefaults,
   idempotencyKey?: string,
 ): NewTaskV1 {
-  if (!defaults.kinds.has(body.kind)) {
-    throw new ApiError('UNKNOWN_KIND', undefined, { kind: body.kind, known: [...defaults.kinds].sort() });
+  const kind = defaults.kinds.get(body.kind);
+  if (!kind) {
+    throw new ApiError('UNKNOWN_KIND', undefined, {
+      kind: body.kind,
+      known: [...defaults.kinds.keys()].sort(),
+    });
   }
-  const problems = defaults.inputProblems?.(body.kind, body.input) ?? [];
-  if (problems.length > 0) throw new ApiError('INVALID_INPUT', undefined, problems);
   if (body.run_at !== undefined && body.delay_ms !== undefined) {
     throw new ApiError('INVALID_REQUEST', undefined, [
       { path: '/run_at', message: 'give run_at or delay_ms, not both' },
@@ -58,18 +60,27 @@ export function newTaskFromBody(
       { path: '/input', message: 'strings in input may not hold NUL or unpaired surrogates' },
     ]);
   }
+  // What the handler will be given: an absent input is null.
+  const problems = kind.validate?.(body.input ?? null);
+  if (problems) {
+    throw new ApiError(
+      'INVALID_INPUT',
+      undefined,
+      problems.map((p) => ({ path: `/input${p.path}`, message: p.message })),
+    );
+  }
   const key = body.idempotency_key ?? idempotencyKey ?? null;
   return {
     id: randomUUID(),
     kind: body.kind,
     input,
-    timeoutMs: body.timeout_ms ?? defaults.timeoutMs,
-    queue: body.queue ?? 'default',
+    timeoutMs: body.timeout_ms ?? kind.defaults.timeout_ms ?? defaults.timeoutMs,
+    queue: body.queue ?? kind.defaults.queue ?? 'default',
     priority: body.priority ?? 0,
     runAt,
-    maxAttempts: body.max_attempts ?? defaults.maxAttempts,
-    backoffBaseMs: body.backoff?.base_ms ?? null,
-    backoffMaxMs: body.backoff?.max_ms ?? null,
+    maxAttempts: body.max_attempts ?? kind.defaults.max_attempts ?? defaults.maxAttempts,
+    backoffBaseMs: body.backoff?.base_ms ?? kind.backoff?.baseMs ?? null,
+    backoffMaxMs: body.backoff?.max_ms ?? kind.backoff?.maxMs ?? null,
     idempotencyKey: key,
     fingerprint: key === null ? null : fingerprint(body),
     callbackUrl: body.callback_url ?? null,

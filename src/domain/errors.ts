@@ -16,7 +16,7 @@ export const API_ERRORS = {
   BAD_REQUEST: { status: 400, message: 'Bad request', code: 'invalid_request' },
   INVALID_REQUEST: { status: 400, message: 'Invalid request', code: 'invalid_request' },
   UNKNOWN_KIND: { status: 400, message: 'Unknown kind', code: 'unknown_kind' },
-  INVALID_INPUT: { status: 400, message: 'Invalid input', code: 'invalid_input' },
+  INVALID_INPUT: { status: 400, message: "Input does not match the kind's schema", code: 'invalid_input' },
   REQUEST_TOO_LARGE: { status: 413, message: 'Request body too large', code: 'payload_too_large' },
   TASK_FINISHED: { status: 409, message: 'Task already finished', code: 'task_finished' },
   TASK_NOT_RETRYABLE: {

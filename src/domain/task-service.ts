@@ -16,6 +16,7 @@ import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
 import { FAILURE_MESSAGES } from './outcome.js';
 import type { TaskView } from './task.js';
+import type { InputValidator } from '../handlers/registry.js';
 
 export interface TaskServiceOptions {
   defaultHandler: string;
@@ -25,17 +26,27 @@ export interface TaskServiceOptions {
   defaultMaxAttempts?: number;
   /** The kinds a v1 create may name. */
   kinds?: readonly KindInfo[];
-  /** What is wrong with a create's input for its kind (empty: nothing); answered as 400 invalid_input. */
-  inputProblems?: (kind: string, input: unknown) => readonly { path: string; message: string }[];
 }
 
-/** A kind, as `GET /v1/kinds` shows it. */
+/** A kind, as `GET /v1/kinds` shows it, and what a create of it is checked against. */
 export interface KindInfo {
   name: string;
   source: 'builtin' | 'module' | 'external';
   /** What a create of this kind gets when it sets none of these. */
-  defaults: { queue: string; timeout_ms: number; max_attempts: number };
+  defaults: {
+    queue: string;
+    timeout_ms: number;
+    max_attempts: number;
+    backoff: { base_ms: number; max_ms: number };
+  };
   input_schema: unknown;
+  /** Checks a create's input against `input_schema` (not shown). */
+  validate?: InputValidator | undefined;
+  /**
+   * The backoff that creates of this kind store when they set none (not shown): the kind's own, field by field;
+   * a field left unset here is null in the task, and the service-wide RETRY_BACKOFF_* apply when it retries.
+   */
+  backoff?: { baseMs?: number | undefined; maxMs?: number | undefined } | undefined;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -151,12 +162,19 @@ export class TaskService {
   /** v1: creates every task of `bodies` in one statement, or none of them. */
   async createManyV1(
     bodies: readonly CreateBody[],
-    context: { requestId?: string; idempotencyKey?: string } = {},
+    context: { requestId?: string; idempotencyKey?: string; batch?: boolean } = {},
   ) {
     if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
-    const rows = bodies.map((b) =>
-      this.newTaskV1(b, { idempotencyKey: bodies.length === 1 ? context.idempotencyKey : undefined }),
-    );
+    const rows = bodies.map((b, i) => {
+      try {
+        return this.newTaskV1(b, {
+          idempotencyKey: bodies.length === 1 ? context.idempotencyKey : undefined,
+        });
+      } catch (err) {
+        // In a batch, the problem's path names the task it is in.
+        throw context.batch ? inBatch(err, i) : err;
+      }
+    });
     // A single create without an idempotency key joins the group commit, like the original API's creates; a
     // batch is its own statement (all or nothing), and so is a keyed create (a key taken must fail it alone).
     const created =
@@ -176,17 +194,37 @@ export class TaskService {
     body: CreateBody,
     options: { idempotencyKey?: string | undefined; anyKind?: boolean } = {},
   ): NewTaskV1 {
-    const kinds = options.anyKind ? new Set([...this.kindNames, body.kind]) : this.kindNames;
+    const kinds =
+      options.anyKind && !this.kindNames.has(body.kind)
+        ? new Map([...this.kindNames, [body.kind, this.unknownKind(body.kind)]])
+        : this.kindNames;
     return newTaskFromBody(
       body,
       {
         timeoutMs: this.options.defaultTimeoutMs,
         maxAttempts: this.options.defaultMaxAttempts ?? 3,
         kinds,
-        ...(this.options.inputProblems && { inputProblems: this.options.inputProblems }),
       },
       options.idempotencyKey,
     );
+  }
+
+  /**
+   * A kind this process does not know, with the service-wide defaults and no input check. Never shown: its task
+   * stores no backoff of its own and retries with the service-wide RETRY_BACKOFF_*.
+   */
+  private unknownKind(name: string): KindInfo {
+    return {
+      name,
+      source: 'external',
+      defaults: {
+        queue: 'default',
+        timeout_ms: this.options.defaultTimeoutMs,
+        max_attempts: this.options.defaultMaxAttempts ?? 3,
+        backoff: this.kinds()[0]?.defaults.backoff ?? { base_ms: 0, max_ms: 0 },
+      },
+      input_schema: null,
+    };
   }
 
   async getV1(id: string): Promise<TaskRecord> {
@@ -265,11 +303,11 @@ export class TaskService {
     return this.options.kinds ?? [];
   }
 
-  private get kindNames(): ReadonlySet<string> {
-    return (this.kindSet ??= new Set(this.kinds().map((k) => k.name)));
+  private get kindNames(): ReadonlyMap<string, KindInfo> {
+    return (this.kindMap ??= new Map(this.kinds().map((k) => [k.name, k])));
   }
 
-  private kindSet: ReadonlySet<string> | undefined;
+  private kindMap: ReadonlyMap<string, KindInfo> | undefined;
 
   get isAccepting(): boolean {
     return this.accepting;
@@ -300,4 +338,14 @@ export class TaskService {
     this.accepting = false;
     await this.inserts.idle();
   }
+}
+
+/** An input problem of the i-th task of a batch: its paths are prefixed with the task's place in the request. */
+function inBatch(err: unknown, i: number): unknown {
+  if (!(err instanceof ApiError) || !Array.isArray(err.details)) return err;
+  const details = (err.details as { path: string; message: string }[]).map((d) => ({
+    ...d,
+    path: `/tasks/${i}${d.path}`,
+  }));
+  return new ApiError(err.code, err.detail, details);
 }

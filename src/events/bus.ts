@@ -37,6 +37,10 @@ export interface TaskdEvents {
   'handler.stuck': { taskId: string; handler: string };
   /** A stuck handler finally returned; its slot is free again. */
   'handler.returned': { taskId: string; handler: string; stuckMs: number };
+  /** A worker thread for handlers of `isolation: "thread"` started; `threads` now alive. */
+  'handler_thread.started': { threads: number };
+  /** A handler thread ended: idle, terminated with its run (deadline, cancel), or crashed. */
+  'handler_thread.ended': { threads: number };
   'worker.registered': { workerId: string; leaseMs: number };
   'worker.heartbeat': { workerId: string; leader: boolean };
   'worker.heartbeat_failed': { workerId: string; err: unknown };

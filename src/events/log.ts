@@ -59,6 +59,8 @@ const formatters: Formatters = {
     'stuck handler returned',
     { task_id: p.taskId, handler: p.handler, stuck_ms: p.stuckMs },
   ],
+  'handler_thread.started': (p) => ['debug', 'handler thread started', { threads: p.threads }],
+  'handler_thread.ended': (p) => ['debug', 'handler thread ended', { threads: p.threads }],
   'worker.registered': (p) => ['info', 'worker registered', { worker_id: p.workerId, lease_ms: p.leaseMs }],
   'worker.heartbeat': (p) => ['trace', 'heartbeat', { worker_id: p.workerId, leader: p.leader }],
   'worker.heartbeat_failed': (p) => ['warn', 'heartbeat failed', { worker_id: p.workerId, err: err(p.err) }],

@@ -8,7 +8,7 @@ import {
   type OutboundClient,
 } from '../outbound/client.js';
 import type { WebhookSigner } from '../outbound/signing.js';
-import type { Handler } from './registry.js';
+import type { Handler, InputProblem } from './registry.js';
 
 /**
  * The built-in `http` kind: one HTTP request per run, through the address guard, signed like the webhooks. A 2xx
@@ -57,11 +57,6 @@ export const HTTP_INPUT_SCHEMA = Type.Object(
 );
 export type HttpInput = Static<typeof HTTP_INPUT_SCHEMA>;
 
-export interface InputProblem {
-  path: string;
-  message: string;
-}
-
 /** What is wrong with an `http` task's input, each problem with its path (empty: the input is fine). */
 export function httpInputProblems(input: unknown): InputProblem[] {
   const problems: InputProblem[] = [];
@@ -72,15 +67,15 @@ export function httpInputProblems(input: unknown): InputProblem[] {
     if (e.keyword === 'required' && params.requiredProperties) {
       // A missing field is reported where it belongs, one problem each.
       for (const name of params.requiredProperties)
-        problems.push({ path: `/input${e.instancePath}/${name}`, message: 'is required' });
+        problems.push({ path: `${e.instancePath}/${name}`, message: 'is required' });
     } else if (e.keyword === 'additionalProperties') {
       const names = params.additionalProperties?.join(', ') ?? '';
       problems.push({
-        path: `/input${e.instancePath}`,
+        path: `${e.instancePath}`,
         message: `has fields an http input has not: ${names}`,
       });
     } else {
-      problems.push({ path: `/input${e.instancePath}`, message: e.message });
+      problems.push({ path: `${e.instancePath}`, message: e.message });
     }
   }
   if (problems.length > 0) return problems;
@@ -89,27 +84,27 @@ export function httpInputProblems(input: unknown): InputProblem[] {
   try {
     url = new URL(req.url);
   } catch {
-    problems.push({ path: '/input/url', message: 'is not a URL' });
+    problems.push({ path: '/url', message: 'is not a URL' });
   }
   if (url && url.protocol !== 'http:' && url.protocol !== 'https:') {
-    problems.push({ path: '/input/url', message: 'must be an http:// or https:// URL' });
+    problems.push({ path: '/url', message: 'must be an http:// or https:// URL' });
   }
   if (url && (url.username || url.password)) {
     problems.push({
-      path: '/input/url',
+      path: '/url',
       message: 'must not carry credentials; send an Authorization header',
     });
   }
   for (const name of Object.keys(req.headers ?? {})) {
     if (RESERVED_HEADERS.has(name.toLowerCase())) {
-      problems.push({ path: `/input/headers/${name}`, message: 'is set by taskd and may not be given' });
+      problems.push({ path: `/headers/${name}`, message: 'is set by taskd and may not be given' });
     }
   }
   if (req.body !== undefined && (req.method ?? 'GET') === 'GET') {
-    problems.push({ path: '/input/body', message: 'a GET request has no body; give a method such as POST' });
+    problems.push({ path: '/body', message: 'a GET request has no body; give a method such as POST' });
   }
   if (req.body !== undefined && req.method === 'HEAD') {
-    problems.push({ path: '/input/body', message: 'a HEAD request has no body' });
+    problems.push({ path: '/body', message: 'a HEAD request has no body' });
   }
   return problems;
 }

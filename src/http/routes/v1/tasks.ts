@@ -102,7 +102,7 @@ export function v1TaskRoutes(fastify: FastifyInstance, service: TaskService, wai
       },
     },
     async (request, reply) => {
-      const tasks = await service.createManyV1(request.body.tasks, { requestId: request.id });
+      const tasks = await service.createManyV1(request.body.tasks, { requestId: request.id, batch: true });
       return reply.code(201).send({ tasks: tasks.map(presentTaskV1) });
     },
   );

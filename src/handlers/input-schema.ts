@@ -1,0 +1,33 @@
+import { Ajv, type ErrorObject } from 'ajv';
+import addFormats from 'ajv-formats';
+import type { InputProblem, InputValidator } from './registry.js';
+
+/** Most problems one answer lists: enough to fix an input, bounded for an input with thousands of items. */
+const MAX_PROBLEMS = 20;
+
+/**
+ * One validator per process for the kinds' input schemas (JSON Schema draft-07, which TypeBox emits, with the
+ * formats of ajv-formats). Strict: a keyword ajv does not know (a typo, say) is an error at start-up rather than a
+ * schema that silently checks less than its author meant.
+ */
+const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, strictRequired: false });
+addFormats.default(ajv);
+
+/** Compiles `schema` once; throws ajv's own message when it is not a schema ajv can compile. */
+export function compileInputSchema(schema: unknown): InputValidator {
+  if (
+    typeof schema !== 'boolean' &&
+    (schema === null || typeof schema !== 'object' || Array.isArray(schema))
+  ) {
+    throw new Error('must be a JSON Schema (an object or a boolean)');
+  }
+  const check = ajv.compile(schema);
+  return (input) => (check(input) ? undefined : problems(check.errors ?? []));
+}
+
+function problems(errors: readonly ErrorObject[]): InputProblem[] {
+  return errors.slice(0, MAX_PROBLEMS).map((e) => ({
+    path: e.instancePath,
+    message: e.message ?? e.keyword,
+  }));
+}
