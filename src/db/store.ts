@@ -110,8 +110,9 @@ const RECORD = `t.id, t.handler AS kind, t.queue, t.state::text AS state,
     ${iso('t.started_at')} AS started_at, ${iso('t.finished_at')} AS finished_at`;
 
 /** What a claim returns of each task: what the engine needs to run it, fence it and retry it. */
-const CLAIMED = `t.id, t.handler, coalesce(t.payload, to_jsonb(t.input)) AS input, t.payload IS NOT NULL AS json,
-    t.timeout_ms, t.attempt, t.max_attempts, t.attempt_base, t.backoff_base_ms, t.backoff_max_ms`;
+const CLAIMED = `t.id, t.handler, t.queue, coalesce(t.payload, to_jsonb(t.input)) AS input,
+    t.payload IS NOT NULL AS json, t.timeout_ms, t.attempt, t.max_attempts, t.attempt_base, t.backoff_base_ms,
+    t.backoff_max_ms, extract(epoch FROM t.started_at - coalesce(t.run_at, t.created_at))::float8 AS waited_s`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
@@ -200,7 +201,7 @@ const SQL = {
   // (its late outcome is then fenced off) and its runner is told to abort through the notification.
   taskCancel: `
     WITH before AS (
-      SELECT id, state FROM taskd.tasks WHERE id = $1 FOR UPDATE
+      SELECT id, state, handler, queue FROM taskd.tasks WHERE id = $1 FOR UPDATE
     ), cancelled AS (
       UPDATE taskd.tasks t
       SET state = 'cancelled', failure = 'cancelled', result = $2, finished_at = now(),
@@ -215,7 +216,8 @@ const SQL = {
       SELECT pg_notify('${CHANNELS.taskCancelled}', before.id::text) FROM before
       WHERE before.state = 'running' AND EXISTS (SELECT 1 FROM cancelled)
     ), announced AS (${announce('cancelled')})
-    SELECT before.state::text AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled
+    SELECT before.state::text AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled, before.handler AS kind,
+           before.queue
     FROM before LEFT JOIN told ON true, ${announced}`,
 
   // Retry by hand: a failed or cancelled task is queued again; it may run max_attempts more times.
@@ -405,11 +407,12 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue
     ), announced AS (${announce('ended')})
     SELECT (SELECT array_agg(id) FROM expired) AS workers,
            (SELECT array_agg(id) FROM ended WHERE state = 'failed') AS tasks,
            (SELECT array_agg(id) FROM ended WHERE state <> 'failed') AS retried,
+           (SELECT jsonb_agg(jsonb_build_object('id', id, 'kind', kind, 'queue', queue)) FROM ended) AS about,
            ${announced}`,
 
   // Running tasks whose owner has no worker row: a claim that raced with the reaping of its own worker. The
@@ -435,9 +438,9 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue
     ), announced AS (${announce('ended')})
-    SELECT ended.id, ended.state FROM ended, ${announced}`,
+    SELECT ended.id, ended.state, ended.kind, ended.queue FROM ended, ${announced}`,
 
   // Graceful exit: fail whatever this process still runs, leave the registry, and hand over the leadership at
   // once (the next heartbeat of another worker takes it), in one statement (a data-modifying CTE always runs to
@@ -457,9 +460,9 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue
     ), announced AS (${announce('ended')})
-    SELECT ended.id, ended.state FROM ended, ${announced}`,
+    SELECT ended.id, ended.state, ended.kind, ended.queue FROM ended, ${announced}`,
 
   // Scheduled tasks whose time has come become runnable; one NOTIFY wakes the claimers if any did.
   taskPromoteDue: `
@@ -596,15 +599,25 @@ export interface ProgressRow {
 /** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
 export type StatementOptions = ExecuteOptions;
 
-/** What the end of many runs at once did: failed for good, or retried / requeued. */
+/** What a task whose run ended is: the labels its metrics are counted under. */
+export interface EndedTask {
+  id: string;
+  kind: string;
+  queue: string;
+}
+
+/** What the end of many runs at once did: failed for good, or retried / requeued; `about` names each task. */
 export interface EndedRuns {
   failed: string[];
   retried: string[];
+  about: Map<string, EndedTask>;
 }
 
 type ClaimedRow = {
   id: string;
   handler: string;
+  queue: string;
+  waited_s: number;
   input: unknown;
   json: boolean;
   timeout_ms: number;
@@ -619,6 +632,9 @@ function claimed(r: ClaimedRow): ClaimedTask {
   return {
     id: r.id,
     handler: r.handler,
+    queue: r.queue,
+    // A run_at in the future of started_at cannot happen; a clock that steps back is no wait at all.
+    waitedMs: Math.max(0, r.waited_s * 1000),
     input: r.input,
     json: r.json,
     timeoutMs: r.timeout_ms,
@@ -636,10 +652,13 @@ function lostRunValues(d: LostRunDecision): unknown[] {
   return [d.retry, d.failure, d.result, d.backoff.baseMs, d.backoff.maxMs];
 }
 
-function endedRuns(rows: { id: string; state: string }[]): EndedRuns {
+type EndedRow = { id: string; state: string; kind: string; queue: string };
+
+function endedRuns(rows: EndedRow[]): EndedRuns {
   return {
     failed: rows.filter((r) => r.state === 'failed').map((r) => r.id),
     retried: rows.filter((r) => r.state !== 'failed').map((r) => r.id),
+    about: new Map(rows.map((r) => [r.id, { id: r.id, kind: r.kind, queue: r.queue }])),
   };
 }
 
@@ -800,9 +819,13 @@ export class TaskStore {
   async taskCancel(
     id: string,
     message: string,
-  ): Promise<{ before: TaskState | undefined; cancelled: boolean }> {
-    const [row] = await this.rows<{ before: TaskState; cancelled: boolean }>('taskCancel', [id, message]);
-    return { before: row?.before, cancelled: row?.cancelled ?? false };
+  ): Promise<{ before: TaskState | undefined; cancelled: boolean; kind?: string; queue?: string }> {
+    const [row] = await this.rows<{ before: TaskState; cancelled: boolean; kind: string; queue: string }>(
+      'taskCancel',
+      [id, message],
+    );
+    if (!row) return { before: undefined, cancelled: false };
+    return { before: row.before, cancelled: row.cancelled, kind: row.kind, queue: row.queue };
   }
 
   /** Queues a failed or cancelled task again; undefined when it is in another state or does not exist. */
@@ -937,19 +960,23 @@ export class TaskStore {
     selfId: string,
     decision: LostRunDecision,
     options?: StatementOptions,
-  ): Promise<{ workers: string[]; tasks: string[]; retried: string[] }> {
+  ): Promise<{ workers: string[]; tasks: string[]; retried: string[]; about: Map<string, EndedTask> }> {
     const [row] = await this.rows<{
       workers: string[] | null;
       tasks: string[] | null;
       retried: string[] | null;
+      about: EndedTask[] | null;
     }>('workerReapExpired', [selfId, ...lostRunValues(decision)], options);
-    return { workers: row?.workers ?? [], tasks: row?.tasks ?? [], retried: row?.retried ?? [] };
+    return {
+      workers: row?.workers ?? [],
+      tasks: row?.tasks ?? [],
+      retried: row?.retried ?? [],
+      about: new Map((row?.about ?? []).map((t) => [t.id, t])),
+    };
   }
 
   async taskFailOrphaned(decision: LostRunDecision, options?: StatementOptions): Promise<EndedRuns> {
-    return endedRuns(
-      await this.rows<{ id: string; state: string }>('taskFailOrphaned', lostRunValues(decision), options),
-    );
+    return endedRuns(await this.rows<EndedRow>('taskFailOrphaned', lostRunValues(decision), options));
   }
 
   async workerDeregister(
@@ -958,11 +985,7 @@ export class TaskStore {
     options?: StatementOptions,
   ): Promise<EndedRuns> {
     return endedRuns(
-      await this.rows<{ id: string; state: string }>(
-        'workerDeregister',
-        [id, ...lostRunValues(decision)],
-        options,
-      ),
+      await this.rows<EndedRow>('workerDeregister', [id, ...lostRunValues(decision)], options),
     );
   }
 

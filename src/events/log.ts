@@ -1,6 +1,6 @@
 import { describeDbError } from '../db/errors.js';
 import type { Logger } from '../logger.js';
-import type { EventBus, EventName, TaskdEvents } from './bus.js';
+import type { EventBus, EventName, HealthCrossing, TaskdEvents } from './bus.js';
 
 /**
  * The log, as one subscriber of the event bus: each event becomes one JSON line whose `event` field names it
@@ -16,15 +16,28 @@ type Formatters = { [E in EventName]: (p: TaskdEvents[E]) => Line | undefined };
 
 const err = (e: unknown) => describeDbError(e);
 
+const healthFields = (p: HealthCrossing) => ({
+  check: p.check,
+  subject: p.subject,
+  value: p.value,
+  unit: p.unit,
+  threshold: p.threshold,
+  holder: p.holder,
+});
+
 const formatters: Formatters = {
-  'task.created': (p) => ['info', 'task created', { task_id: p.taskId, request_id: p.requestId }],
+  'task.created': (p) => [
+    'info',
+    'task created',
+    { task_id: p.taskId, kind: p.kind, queue: p.queue, request_id: p.requestId },
+  ],
   'task.started': (p) => [
     'info',
     'task started',
-    { task_id: p.taskId, attempt: p.attempt, handler: p.handler, worker_id: p.workerId },
+    { task_id: p.taskId, attempt: p.attempt, handler: p.handler, queue: p.queue, worker_id: p.workerId },
   ],
   'task.finished': (p) => [
-    p.by === 'worker' && p.failure !== 'timeout' ? 'info' : 'warn',
+    (p.by === 'worker' && p.failure !== 'timeout') || p.by === 'client' ? 'info' : 'warn',
     'task status changed',
     { task_id: p.taskId, status: p.state, reason: p.failure, duration_ms: p.durationMs, by: p.by },
   ],
@@ -114,6 +127,28 @@ const formatters: Formatters = {
     'info',
     'task outcomes written after retrying',
     { tasks: p.tasks, failures: p.failures },
+  ],
+  'webhook.delivered': (p) => [
+    'info',
+    'webhook delivered',
+    { task_id: p.taskId, webhook_id: p.webhookId, attempt: p.attempt, status: p.status },
+  ],
+  'webhook.failed': (p) => [
+    p.final ? 'error' : 'warn',
+    p.final ? 'webhook delivery failed; giving up' : 'webhook delivery failed; will retry',
+    {
+      task_id: p.taskId,
+      webhook_id: p.webhookId,
+      attempt: p.attempt,
+      status: p.status,
+      ...(p.err !== undefined && { err: err(p.err) }),
+    },
+  ],
+  'health.warn': (p) => ['warn', `database health: ${p.check} is over its threshold`, healthFields(p)],
+  'health.recovered': (p) => [
+    'info',
+    `database health: ${p.check} is back under its threshold`,
+    healthFields(p),
   ],
   'settle.rejected': (p) => [
     'error',
