@@ -249,6 +249,75 @@ const SQL = {
     FROM names n LEFT JOIN taskd.queues q ON q.name = n.name
     ORDER BY n.name`,
 
+  // The gauges of /metrics, in one statement that every process runs every METRICS_SAMPLE_INTERVAL_MS (never per
+  // scrape): the tasks not yet ended by queue and state (through the partial indexes of those states, so its cost
+  // follows the backlog rather than the table's history), the age of each queue's oldest runnable task (since it
+  // became runnable: its run_at), and the workers whose lease is live.
+  metricsSample: `
+    SELECT (SELECT count(*)::int FROM taskd.workers WHERE expires_at > now()) AS live_workers,
+           coalesce((SELECT jsonb_agg(q) FROM (
+             SELECT queue, state::text AS state, count(*)::int AS n,
+                    CASE WHEN state = 'queued'
+                         THEN extract(epoch FROM now() - min(coalesce(run_at, created_at)))::float8 END AS oldest_s
+             FROM taskd.tasks
+             WHERE state IN ('queued', 'scheduled', 'running')
+             GROUP BY queue, state
+           ) q), '[]'::jsonb) AS queues`,
+
+  // Database health, part one: the tables of taskd's schema (dead tuples, size with indexes and TOAST, the last
+  // (auto)vacuum and analyze). Statistics views only: no table is read.
+  healthTables: `
+    SELECT s.schemaname || '.' || s.relname AS name,
+           s.n_live_tup::float8 AS live_tuples, s.n_dead_tup::float8 AS dead_tuples,
+           pg_total_relation_size(s.relid)::float8 AS total_bytes,
+           ${iso('s.last_autovacuum')} AS last_autovacuum, ${iso('s.last_vacuum')} AS last_vacuum,
+           ${iso('s.last_autoanalyze')} AS last_autoanalyze,
+           extract(epoch FROM now() - greatest(s.last_autovacuum, s.last_vacuum))::float8 AS vacuumed_s_ago
+    FROM pg_stat_user_tables s
+    WHERE s.schemaname = 'taskd'
+    ORDER BY s.relname`,
+
+  // Part two: who holds the xmin horizon back, oldest first. Transactions of this database's sessions (and of WAL
+  // senders, whose hot-standby feedback holds every database back), replication slots, prepared transactions. The
+  // sampling session itself is left out. Never the text of a query: who, since when, in which state.
+  healthHorizon: `
+    SELECT * FROM (
+      SELECT 'session' AS holder, a.pid, a.usename::text AS user, a.application_name, a.state,
+             a.backend_type, NULL::text AS name, ${iso('a.xact_start')} AS since, ${iso('a.query_start')} AS query_start,
+             extract(epoch FROM now() - a.xact_start)::float8 AS age_s,
+             greatest(age(a.backend_xmin), age(a.backend_xid)) AS xid_age
+      FROM pg_stat_activity a
+      WHERE (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+        AND a.pid <> pg_backend_pid()
+        AND (a.datname = current_database() OR a.backend_type = 'walsender')
+      UNION ALL
+      SELECT 'replication_slot', r.active_pid, NULL, NULL, CASE WHEN r.active THEN 'active' ELSE 'inactive' END,
+             NULL, r.slot_name::text, NULL, NULL, NULL,
+             greatest(age(r.xmin), age(r.catalog_xmin))
+      FROM pg_replication_slots r
+      WHERE r.xmin IS NOT NULL OR r.catalog_xmin IS NOT NULL
+      UNION ALL
+      SELECT 'prepared_transaction', NULL, p.owner::text, NULL, NULL, NULL, p.gid, ${iso('p.prepared')}, NULL,
+             extract(epoch FROM now() - p.prepared)::float8, age(p.transaction)
+      FROM pg_prepared_xacts p
+      WHERE p.database = current_database()
+    ) h
+    ORDER BY age_s DESC NULLS LAST, xid_age DESC NULLS LAST
+    LIMIT 5`,
+
+  // Part three: the server as a whole: notification queue, client connections by state, replicas.
+  healthServer: `
+    SELECT pg_notification_queue_usage()::float8 AS notification_queue_usage,
+           current_setting('max_connections')::int AS max_connections,
+           coalesce((SELECT jsonb_object_agg(state, n) FROM (
+             SELECT coalesce(state, 'unknown') AS state, count(*)::int AS n
+             FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1
+           ) c), '{}'::jsonb) AS connections,
+           coalesce((SELECT jsonb_agg(jsonb_build_object(
+             'application_name', application_name, 'client_addr', client_addr::text, 'state', state,
+             'replay_lag_s', coalesce(extract(epoch FROM replay_lag)::float8, 0)))
+             FROM pg_stat_replication), '[]'::jsonb) AS replicas`,
+
   // Sets a queue's pause and limit; a field left out ($3/$5 false) keeps its value. Notifies the claimers: a
   // resumed or widened queue has work for them.
   queueUpdate: `
@@ -662,6 +731,55 @@ function endedRuns(rows: EndedRow[]): EndedRuns {
   };
 }
 
+/** What `metricsSample` reads: the backlog by queue and state, and the workers alive. */
+export interface MetricsSample {
+  liveWorkers: number;
+  queues: { queue: string; state: 'queued' | 'scheduled' | 'running'; n: number; oldest_s: number | null }[];
+}
+
+/** A table of taskd's schema, as the statistics views see it. */
+export interface TableHealth {
+  name: string;
+  live_tuples: number;
+  dead_tuples: number;
+  total_bytes: number;
+  last_autovacuum: string | null;
+  last_vacuum: string | null;
+  last_autoanalyze: string | null;
+  /** Since the last vacuum of either kind; null: never vacuumed. */
+  vacuumed_s_ago: number | null;
+}
+
+/** Something that holds the xmin horizon back (the oldest first). */
+export interface HorizonHolder {
+  holder: 'session' | 'replication_slot' | 'prepared_transaction';
+  pid: number | null;
+  user: string | null;
+  application_name: string | null;
+  state: string | null;
+  backend_type: string | null;
+  /** A replication slot's or prepared transaction's name. */
+  name: string | null;
+  /** Since when: the transaction's start, or when it was prepared. */
+  since: string | null;
+  query_start: string | null;
+  age_s: number | null;
+  xid_age: number | null;
+}
+
+export interface ServerHealth {
+  notification_queue_usage: number;
+  max_connections: number;
+  connections: Record<string, number>;
+  replicas: { application_name: string; client_addr: string | null; state: string; replay_lag_s: number }[];
+}
+
+export interface HealthSample {
+  tables: TableHealth[];
+  horizon: HorizonHolder[];
+  server: ServerHealth;
+}
+
 export class TaskStore {
   /**
    * @param pool every statement but the heartbeat's
@@ -916,6 +1034,24 @@ export class TaskStore {
       options,
     );
     return new Set(written.map((r) => r.id));
+  }
+
+  async metricsSample(options?: StatementOptions): Promise<MetricsSample> {
+    const [row] = await this.rows<{ live_workers: number; queues: MetricsSample['queues'] }>(
+      'metricsSample',
+      [],
+      options,
+    );
+    return { liveWorkers: row?.live_workers ?? 0, queues: row?.queues ?? [] };
+  }
+
+  /** The database's health: three statements over the statistics views, none of them reading a table. */
+  async healthSample(options?: StatementOptions): Promise<HealthSample> {
+    // One after the other: a sample holds one pooled connection at a time, whatever else the process does.
+    const tables = await this.rows<TableHealth>('healthTables', [], options);
+    const horizon = await this.rows<HorizonHolder>('healthHorizon', [], options);
+    const [server] = await this.rows<ServerHealth>('healthServer', [], options);
+    return { tables, horizon, server: server! };
   }
 
   async queueList(): Promise<QueueRow[]> {

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { MetricsSample } from '../db/store.js';
 import type { FailureKind } from '../domain/task.js';
+import type { HealthReport } from '../health/checks.js';
 
 /**
  * What happens inside taskd, as typed events: the seam between the parts that do the work (engine, heartbeat,
@@ -99,6 +101,12 @@ export interface TaskdEvents {
     final: boolean;
     err?: unknown;
   };
+  /** The periodic sample of the backlog (every METRICS_SAMPLE_INTERVAL_MS, in every process). */
+  'queues.sampled': MetricsSample;
+  /** The periodic sample of the database's health, evaluated (every METRICS_SAMPLE_INTERVAL_MS). */
+  'health.sampled': { report: HealthReport };
+  /** A periodic sample (`queues`, `health`) failed; the next interval tries again. */
+  'sample.failed': { sampler: 'queues' | 'health'; err: unknown };
   /** A periodic health check of the database crossed its threshold (once per crossing, not per sample). */
   'health.warn': HealthCrossing;
   /** A check that was over its threshold is back under it. */

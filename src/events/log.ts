@@ -144,6 +144,17 @@ const formatters: Formatters = {
       ...(p.err !== undefined && { err: err(p.err) }),
     },
   ],
+  'queues.sampled': (p) => [
+    'trace',
+    'queues sampled',
+    { queues: p.queues.length, live_workers: p.liveWorkers },
+  ],
+  'health.sampled': (p) => ['trace', 'database health sampled', { status: p.report.status }],
+  'sample.failed': (p) => [
+    'warn',
+    `sampling ${p.sampler} failed; will retry`,
+    { sampler: p.sampler, err: err(p.err) },
+  ],
   'health.warn': (p) => ['warn', `database health: ${p.check} is over its threshold`, healthFields(p)],
   'health.recovered': (p) => [
     'info',
