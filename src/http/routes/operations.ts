@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { ApiError } from '../../domain/errors.js';
 import type { HealthReport } from '../../health/checks.js';
 import type { Metrics } from '../../metrics/metrics.js';
 import { DbHealth, errorResponses } from '../schemas.js';
@@ -8,13 +9,17 @@ export interface HealthSource {
   report(): Promise<HealthReport>;
 }
 
-/** GET /metrics (Prometheus text format) and GET /v1/health (the database's health checks). */
+/**
+ * GET /metrics (Prometheus text format) and GET /v1/health (the database's health checks). Both are always
+ * routed, so that the API's description is the same whatever the process was given; a server built without
+ * their sources (tests using `inject`) answers 404 there.
+ */
 export function operationsRoutes(
   app: FastifyInstance,
   options: { metrics?: Metrics | undefined; health?: HealthSource | undefined; metricsPublic?: boolean },
 ): void {
   const { metrics, health } = options;
-  if (metrics) {
+  {
     app.get(
       '/metrics',
       {
@@ -27,10 +32,13 @@ export function operationsRoutes(
           response: { 200: { type: 'string', description: 'text/plain; version=0.0.4' } },
         },
       },
-      async (_request, reply) => reply.type(metrics.contentType).send(await metrics.scrape()),
+      async (_request, reply) => {
+        if (!metrics) throw new ApiError('NOT_FOUND');
+        return reply.type(metrics.contentType).send(await metrics.scrape());
+      },
     );
   }
-  if (health) {
+  {
     app.get(
       '/v1/health',
       {
@@ -42,7 +50,10 @@ export function operationsRoutes(
           response: { 200: DbHealth, ...errorResponses({}) },
         },
       },
-      () => health.report(),
+      () => {
+        if (!health) throw new ApiError('NOT_FOUND');
+        return health.report();
+      },
     );
   }
 }
