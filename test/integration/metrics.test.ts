@@ -50,8 +50,11 @@ test('GET /metrics on a real process: valid for promtool, and its series move as
     for (let i = 0; i < 4; i++) ids.push((await createV1(s.url, { kind: 'noop', queue: 'mq' })).id);
     // A run that times out, and fails for good.
     ids.push((await createV1(s.url, { kind: 'simulate', queue: 'mq', timeout_ms: 5, max_attempts: 1 })).id);
-    // One that waits: it shows in the sampled backlog.
+    // One that waits: it shows in the sampled backlog. Another is cancelled by its client.
     await createV1(s.url, { kind: 'noop', queue: 'later', delay_ms: 3_600_000 });
+    const doomed = await createV1(s.url, { kind: 'noop', queue: 'cancelling', delay_ms: 3_600_000 });
+    const cancel = await fetch(`${s.url}/v1/tasks/${doomed.id}/cancel`, { method: 'POST', headers: auth });
+    assert.equal(cancel.status, 200);
     for (const id of ids) {
       const res = await fetch(`${s.url}/v1/tasks/${id}?wait=30`, { headers: auth });
       const task = (await res.json()) as { state: string };
@@ -73,6 +76,10 @@ test('GET /metrics on a real process: valid for promtool, and its series move as
     assert.equal(v('taskd_tasks_finished_total', { kind: 'noop', queue: 'mq', outcome: 'completed' }), 4);
     assert.equal(
       v('taskd_tasks_finished_total', { kind: 'simulate', outcome: 'failed', failure: 'timeout' }),
+      1,
+    );
+    assert.equal(
+      v('taskd_tasks_finished_total', { queue: 'cancelling', outcome: 'cancelled', failure: 'cancelled' }),
       1,
     );
     assert.equal(v('taskd_task_run_duration_seconds_count', { kind: 'noop', outcome: 'completed' }), 4);
