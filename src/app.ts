@@ -31,6 +31,9 @@ import { parseWebhookSecret, WebhookSigner } from './outbound/signing.js';
 import { WebhookDeliverer } from './webhooks/deliverer.js';
 import { ScheduleService } from './schedules/schedule-service.js';
 import { ScheduleTicker } from './schedules/ticker.js';
+import { HealthSampler } from './health/sampler.js';
+import { Metrics } from './metrics/metrics.js';
+import { QueueSampler } from './metrics/queue-sampler.js';
 
 /** How long a closing listener waits for requests on connections it has just accepted. */
 const LISTENER_LINGER_MS = 250;
@@ -263,6 +266,27 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       kinds: handlers.list().map((kind) => kindInfo(kind, config)),
     });
 
+    // Metrics follow the bus; the samplers keep this process's gauges fresh from the database (see QueueSampler
+    // for why every process samples). The engine's numbers are read at scrape time, once there is an engine.
+    let running: Engine | undefined;
+    const metrics = new Metrics(bus, { pool, engineLoad: () => running?.load ?? { running: 0, stuck: 0 } });
+    acquire('metrics', () => metrics.close());
+    const queueSampler = new QueueSampler(store, bus, config.METRICS_SAMPLE_INTERVAL_MS);
+    queueSampler.start();
+    acquire('queue sampler', () => queueSampler.stop());
+    const healthSampler = new HealthSampler(
+      store,
+      bus,
+      {
+        deadTuples: config.HEALTH_DEAD_TUPLES_WARN,
+        tableSizeBytes: config.HEALTH_TABLE_SIZE_WARN_BYTES,
+        xminHorizonSeconds: config.HEALTH_XMIN_HORIZON_WARN_S,
+      },
+      config.METRICS_SAMPLE_INTERVAL_MS,
+    );
+    healthSampler.start();
+    acquire('health sampler', () => healthSampler.stop());
+
     // Long-polls and event streams, woken by the notifier: in API-only processes too.
     const waiters = new TaskWaiters(store, notifier, (err) =>
       log.warn({ err: describeDbError(err) }, 'reading waited-on tasks failed; retrying'),
@@ -296,6 +320,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       requestTimeoutMs: config.HTTP_REQUEST_TIMEOUT_MS,
       keepAliveTimeoutMs: config.HTTP_KEEP_ALIVE_TIMEOUT_MS,
       trustProxy: config.TRUST_PROXY,
+      metrics,
+      metricsPublic: config.METRICS_PUBLIC,
+      health: healthSampler,
     });
     await server.listen({ port: config.PORT, host: config.HOST });
     const address = server.server.address() as AddressInfo;
@@ -333,6 +360,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       });
       e.start();
       engine = e;
+      running = e;
       service.addReadinessCheck(() => (e.healthy ? undefined : 'the task engine is not running'));
       acquire('engine', () => e.stop(config.SHUTDOWN_GRACE_MS));
     } else {

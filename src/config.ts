@@ -144,6 +144,13 @@ function webhookSecret(raw: string): string {
   }
 }
 
+function bool(raw: string): boolean {
+  const value = raw.trim();
+  if (/^true$/i.test(value)) return true;
+  if (/^false$/i.test(value)) return false;
+  throw new ConfigError(`must be true or false, got "${raw}"`);
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** The declared schema. Order here is the order of docs/configuration.md. */
@@ -255,7 +262,7 @@ export const configSchema = {
   API_TOKENS: {
     default: undefined as string[] | undefined,
     parse: tokenList,
-    doc: 'Comma-separated bearer tokens. Set: every endpoint but /healthz and /readyz requires one.',
+    doc: 'Comma-separated bearer tokens. Set: every endpoint but /healthz and /readyz requires one (and /metrics, see METRICS_PUBLIC).',
   },
   RATE_LIMIT_MAX: {
     default: 0,
@@ -326,6 +333,31 @@ export const configSchema = {
     default: 4,
     parse: int(1, 1024),
     doc: 'Most worker threads running handlers of `isolation: "thread"` at once (started on demand).',
+  },
+  METRICS_PUBLIC: {
+    default: false,
+    parse: bool,
+    doc: 'true: GET /metrics needs no bearer token even when API_TOKENS is set (for a scraper on a private network).',
+  },
+  METRICS_SAMPLE_INTERVAL_MS: {
+    default: 15_000,
+    parse: int(100, 3_600_000),
+    doc: 'How often each process samples queue depths, live workers and database health for /metrics and its warnings.',
+  },
+  HEALTH_DEAD_TUPLES_WARN: {
+    default: 1_000_000,
+    parse: int(1),
+    doc: 'Dead tuples in one task table above which database health warns.',
+  },
+  HEALTH_TABLE_SIZE_WARN_BYTES: {
+    default: 10_737_418_240,
+    parse: int(1),
+    doc: 'Size of one task table (with indexes and TOAST) above which database health warns.',
+  },
+  HEALTH_XMIN_HORIZON_WARN_S: {
+    default: 300,
+    parse: int(1, 604_800),
+    doc: 'Age in seconds of the oldest transaction holding back vacuum above which database health warns.',
   },
   LOG_LEVEL: { default: 'info', parse: oneOf(LOG_LEVELS), doc: 'Log level.' },
 } satisfies Record<string, VarSpec<unknown>>;

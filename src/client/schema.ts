@@ -3143,6 +3143,226 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/metrics': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Prometheus metrics
+     * @description The text exposition format. Needs the bearer token when API_TOKENS is set, unless METRICS_PUBLIC=true.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description text/plain; version=0.0.4 */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': string;
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/health': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The database's health
+     * @description Dead tuples and sizes of the task tables, the oldest transaction holding back vacuum and who holds it, notification queue usage, connections, replica lag: each with its threshold and ok/warn.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description warn when any check is over its threshold */
+              status: 'ok' | 'warn';
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              sampled_at: string;
+              checks: {
+                /** @description dead_tuples, table_size, vacuum_age, xmin_horizon_age, xmin_horizon_xid_age, notification_queue_usage, connections, replica_lag */
+                name: string;
+                subject: null | string;
+                value: null | number;
+                unit: string;
+                threshold: number;
+                status: 'ok' | 'warn';
+                holder?: null | {
+                  holder: 'session' | 'replication_slot' | 'prepared_transaction';
+                  pid: null | number;
+                  user: null | string;
+                  application_name: null | string;
+                  state: null | string;
+                  backend_type: null | string;
+                  name: null | string;
+                  since: null | string;
+                  query_start: null | string;
+                  age_s: null | number;
+                  xid_age: null | number;
+                };
+              }[];
+              tables: {
+                name: string;
+                live_tuples: number;
+                dead_tuples: number;
+                total_bytes: number;
+                last_autovacuum: null | string;
+                last_vacuum: null | string;
+                last_autoanalyze: null | string;
+                vacuumed_s_ago: null | number;
+              }[];
+              xmin_horizon: {
+                holders: {
+                  holder: 'session' | 'replication_slot' | 'prepared_transaction';
+                  pid: null | number;
+                  user: null | string;
+                  application_name: null | string;
+                  state: null | string;
+                  backend_type: null | string;
+                  name: null | string;
+                  since: null | string;
+                  query_start: null | string;
+                  age_s: null | number;
+                  xid_age: null | number;
+                }[];
+              };
+              connections: {
+                max_connections: number;
+                by_state: {
+                  [key: string]: number;
+                };
+              };
+              notification_queue_usage: number;
+              replicas:
+                | null
+                | {
+                    application_name: string;
+                    client_addr: null | string;
+                    state: string;
+                    replay_lag_s: number;
+                  }[];
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 export type webhooks = Record<string, never>;
 export interface components {

@@ -115,8 +115,9 @@ const RECORD = `t.id, t.handler AS kind, t.queue, t.state::text AS state,
     ${iso('t.started_at')} AS started_at, ${iso('t.finished_at')} AS finished_at`;
 
 /** What a claim returns of each task: what the engine needs to run it, fence it and retry it. */
-const CLAIMED = `t.id, t.handler, coalesce(t.payload, to_jsonb(t.input)) AS input, t.payload IS NOT NULL AS json,
-    t.timeout_ms, t.attempt, t.max_attempts, t.attempt_base, t.backoff_base_ms, t.backoff_max_ms`;
+const CLAIMED = `t.id, t.handler, t.queue, coalesce(t.payload, to_jsonb(t.input)) AS input,
+    t.payload IS NOT NULL AS json, t.timeout_ms, t.attempt, t.max_attempts, t.attempt_base, t.backoff_base_ms,
+    t.backoff_max_ms, extract(epoch FROM t.started_at - coalesce(t.run_at, t.created_at))::float8 AS waited_s`;
 
 /**
  * The completion-webhook outbox (migration 0009), one fragment for every statement that ends tasks, so that no way
@@ -233,7 +234,7 @@ const SQL = {
   // (its late outcome is then fenced off) and its runner is told to abort through the notification.
   taskCancel: `
     WITH before AS (
-      SELECT id, state FROM taskd.tasks WHERE id = $1 FOR UPDATE
+      SELECT id, state, handler, queue FROM taskd.tasks WHERE id = $1 FOR UPDATE
     ), cancelled AS (
       UPDATE taskd.tasks t
       SET state = 'cancelled', failure = 'cancelled', result = $2, finished_at = now(),
@@ -249,7 +250,8 @@ const SQL = {
       SELECT pg_notify('${CHANNELS.taskCancelled}', before.id::text) FROM before
       WHERE before.state = 'running' AND EXISTS (SELECT 1 FROM cancelled)
     ), announced AS (${announce('cancelled')})
-    SELECT before.state::text AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled
+    SELECT before.state::text AS before, EXISTS (SELECT 1 FROM cancelled) AS cancelled, before.handler AS kind,
+           before.queue
     FROM before LEFT JOIN told ON true, ${announced}`,
 
   // Retry by hand: a failed or cancelled task is queued again; it may run max_attempts more times.
@@ -280,6 +282,75 @@ const SQL = {
            (SELECT age_ms FROM oldest o WHERE o.queue = n.name) AS oldest_queued_age_ms
     FROM names n LEFT JOIN taskd.queues q ON q.name = n.name
     ORDER BY n.name`,
+
+  // The gauges of /metrics, in one statement that every process runs every METRICS_SAMPLE_INTERVAL_MS (never per
+  // scrape): the tasks not yet ended by queue and state (through the partial indexes of those states, so its cost
+  // follows the backlog rather than the table's history), the age of each queue's oldest runnable task (since it
+  // became runnable: its run_at), and the workers whose lease is live.
+  metricsSample: `
+    SELECT (SELECT count(*)::int FROM taskd.workers WHERE expires_at > now()) AS live_workers,
+           coalesce((SELECT jsonb_agg(q) FROM (
+             SELECT queue, state::text AS state, count(*)::int AS n,
+                    CASE WHEN state = 'queued'
+                         THEN extract(epoch FROM now() - min(coalesce(run_at, created_at)))::float8 END AS oldest_s
+             FROM taskd.tasks
+             WHERE state IN ('queued', 'scheduled', 'running')
+             GROUP BY queue, state
+           ) q), '[]'::jsonb) AS queues`,
+
+  // Database health, part one: the tables of taskd's schema (dead tuples, size with indexes and TOAST, the last
+  // (auto)vacuum and analyze). Statistics views only: no table is read.
+  healthTables: `
+    SELECT s.schemaname || '.' || s.relname AS name,
+           s.n_live_tup::float8 AS live_tuples, s.n_dead_tup::float8 AS dead_tuples,
+           pg_total_relation_size(s.relid)::float8 AS total_bytes,
+           ${iso('s.last_autovacuum')} AS last_autovacuum, ${iso('s.last_vacuum')} AS last_vacuum,
+           ${iso('s.last_autoanalyze')} AS last_autoanalyze,
+           extract(epoch FROM now() - greatest(s.last_autovacuum, s.last_vacuum))::float8 AS vacuumed_s_ago
+    FROM pg_stat_user_tables s
+    WHERE s.schemaname = 'taskd'
+    ORDER BY s.relname`,
+
+  // Part two: who holds the xmin horizon back, oldest first. Transactions of this database's sessions (and of WAL
+  // senders, whose hot-standby feedback holds every database back), replication slots, prepared transactions. The
+  // sampling session itself is left out. Never the text of a query: who, since when, in which state.
+  healthHorizon: `
+    SELECT * FROM (
+      SELECT 'session' AS holder, a.pid, a.usename::text AS user, a.application_name, a.state,
+             a.backend_type, NULL::text AS name, ${iso('a.xact_start')} AS since, ${iso('a.query_start')} AS query_start,
+             extract(epoch FROM now() - a.xact_start)::float8 AS age_s,
+             greatest(age(a.backend_xmin), age(a.backend_xid)) AS xid_age
+      FROM pg_stat_activity a
+      WHERE (a.backend_xmin IS NOT NULL OR a.backend_xid IS NOT NULL)
+        AND a.pid <> pg_backend_pid()
+        AND (a.datname = current_database() OR a.backend_type = 'walsender')
+      UNION ALL
+      SELECT 'replication_slot', r.active_pid, NULL, NULL, CASE WHEN r.active THEN 'active' ELSE 'inactive' END,
+             NULL, r.slot_name::text, NULL, NULL, NULL,
+             greatest(age(r.xmin), age(r.catalog_xmin))
+      FROM pg_replication_slots r
+      WHERE r.xmin IS NOT NULL OR r.catalog_xmin IS NOT NULL
+      UNION ALL
+      SELECT 'prepared_transaction', NULL, p.owner::text, NULL, NULL, NULL, p.gid, ${iso('p.prepared')}, NULL,
+             extract(epoch FROM now() - p.prepared)::float8, age(p.transaction)
+      FROM pg_prepared_xacts p
+      WHERE p.database = current_database()
+    ) h
+    ORDER BY age_s DESC NULLS LAST, xid_age DESC NULLS LAST
+    LIMIT 5`,
+
+  // Part three: the server as a whole: notification queue, client connections by state, replicas.
+  healthServer: `
+    SELECT pg_notification_queue_usage()::float8 AS notification_queue_usage,
+           current_setting('max_connections')::int AS max_connections,
+           coalesce((SELECT jsonb_object_agg(state, n) FROM (
+             SELECT coalesce(state, 'unknown') AS state, count(*)::int AS n
+             FROM pg_stat_activity WHERE backend_type = 'client backend' GROUP BY 1
+           ) c), '{}'::jsonb) AS connections,
+           coalesce((SELECT jsonb_agg(jsonb_build_object(
+             'application_name', application_name, 'client_addr', client_addr::text, 'state', state,
+             'replay_lag_s', coalesce(extract(epoch FROM replay_lag)::float8, 0)))
+             FROM pg_stat_replication), '[]'::jsonb) AS replicas`,
 
   // Sets a queue's pause and limit; a field left out ($3/$5 false) keeps its value. Notifies the claimers: a
   // resumed or widened queue has work for them.
@@ -440,12 +511,13 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state, ${OUTBOX_RETURNING}
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
     SELECT (SELECT array_agg(id) FROM expired) AS workers,
            (SELECT array_agg(id) FROM ended WHERE state = 'failed') AS tasks,
            (SELECT array_agg(id) FROM ended WHERE state <> 'failed') AS retried,
+           (SELECT jsonb_agg(jsonb_build_object('id', id, 'kind', kind, 'queue', queue)) FROM ended) AS about,
            ${announced}`,
 
   // Running tasks whose owner has no worker row: a claim that raced with the reaping of its own worker. The
@@ -471,10 +543,10 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state, ${OUTBOX_RETURNING}
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
-    SELECT ended.id, ended.state FROM ended, ${announced}`,
+    SELECT ended.id, ended.state, ended.kind, ended.queue FROM ended, ${announced}`,
 
   // Graceful exit: fail whatever this process still runs, leave the registry, and hand over the leadership at
   // once (the next heartbeat of another worker takes it), in one statement (a data-modifying CTE always runs to
@@ -494,10 +566,10 @@ const SQL = {
       SET ${endRun}
       FROM d
       WHERE t.id = d.id
-      RETURNING t.id, t.state::text AS state, ${OUTBOX_RETURNING}
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
-    SELECT ended.id, ended.state FROM ended, ${announced}`,
+    SELECT ended.id, ended.state, ended.kind, ended.queue FROM ended, ${announced}`,
 
   // Scheduled tasks whose time has come become runnable; one NOTIFY wakes the claimers if any did.
   taskPromoteDue: `
@@ -804,15 +876,25 @@ export interface ProgressRow {
 /** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
 export type StatementOptions = ExecuteOptions;
 
-/** What the end of many runs at once did: failed for good, or retried / requeued. */
+/** What a task whose run ended is: the labels its metrics are counted under. */
+export interface EndedTask {
+  id: string;
+  kind: string;
+  queue: string;
+}
+
+/** What the end of many runs at once did: failed for good, or retried / requeued; `about` names each task. */
 export interface EndedRuns {
   failed: string[];
   retried: string[];
+  about: Map<string, EndedTask>;
 }
 
 type ClaimedRow = {
   id: string;
   handler: string;
+  queue: string;
+  waited_s: number;
   input: unknown;
   json: boolean;
   timeout_ms: number;
@@ -827,6 +909,9 @@ function claimed(r: ClaimedRow): ClaimedTask {
   return {
     id: r.id,
     handler: r.handler,
+    queue: r.queue,
+    // A run_at in the future of started_at cannot happen; a clock that steps back is no wait at all.
+    waitedMs: Math.max(0, r.waited_s * 1000),
     input: r.input,
     json: r.json,
     timeoutMs: r.timeout_ms,
@@ -844,11 +929,63 @@ function lostRunValues(d: LostRunDecision): unknown[] {
   return [d.retry, d.failure, d.result, d.backoff.baseMs, d.backoff.maxMs];
 }
 
-function endedRuns(rows: { id: string; state: string }[]): EndedRuns {
+type EndedRow = { id: string; state: string; kind: string; queue: string };
+
+function endedRuns(rows: EndedRow[]): EndedRuns {
   return {
     failed: rows.filter((r) => r.state === 'failed').map((r) => r.id),
     retried: rows.filter((r) => r.state !== 'failed').map((r) => r.id),
+    about: new Map(rows.map((r) => [r.id, { id: r.id, kind: r.kind, queue: r.queue }])),
   };
+}
+
+/** What `metricsSample` reads: the backlog by queue and state, and the workers alive. */
+export interface MetricsSample {
+  liveWorkers: number;
+  queues: { queue: string; state: 'queued' | 'scheduled' | 'running'; n: number; oldest_s: number | null }[];
+}
+
+/** A table of taskd's schema, as the statistics views see it. */
+export interface TableHealth {
+  name: string;
+  live_tuples: number;
+  dead_tuples: number;
+  total_bytes: number;
+  last_autovacuum: string | null;
+  last_vacuum: string | null;
+  last_autoanalyze: string | null;
+  /** Since the last vacuum of either kind; null: never vacuumed. */
+  vacuumed_s_ago: number | null;
+}
+
+/** Something that holds the xmin horizon back (the oldest first). */
+export interface HorizonHolder {
+  holder: 'session' | 'replication_slot' | 'prepared_transaction';
+  pid: number | null;
+  user: string | null;
+  application_name: string | null;
+  state: string | null;
+  backend_type: string | null;
+  /** A replication slot's or prepared transaction's name. */
+  name: string | null;
+  /** Since when: the transaction's start, or when it was prepared. */
+  since: string | null;
+  query_start: string | null;
+  age_s: number | null;
+  xid_age: number | null;
+}
+
+export interface ServerHealth {
+  notification_queue_usage: number;
+  max_connections: number;
+  connections: Record<string, number>;
+  replicas: { application_name: string; client_addr: string | null; state: string; replay_lag_s: number }[];
+}
+
+export interface HealthSample {
+  tables: TableHealth[];
+  horizon: HorizonHolder[];
+  server: ServerHealth;
 }
 
 export class TaskStore {
@@ -1008,9 +1145,13 @@ export class TaskStore {
   async taskCancel(
     id: string,
     message: string,
-  ): Promise<{ before: TaskState | undefined; cancelled: boolean }> {
-    const [row] = await this.rows<{ before: TaskState; cancelled: boolean }>('taskCancel', [id, message]);
-    return { before: row?.before, cancelled: row?.cancelled ?? false };
+  ): Promise<{ before: TaskState | undefined; cancelled: boolean; kind?: string; queue?: string }> {
+    const [row] = await this.rows<{ before: TaskState; cancelled: boolean; kind: string; queue: string }>(
+      'taskCancel',
+      [id, message],
+    );
+    if (!row) return { before: undefined, cancelled: false };
+    return { before: row.before, cancelled: row.cancelled, kind: row.kind, queue: row.queue };
   }
 
   /** Queues a failed or cancelled task again; undefined when it is in another state or does not exist. */
@@ -1103,6 +1244,24 @@ export class TaskStore {
     return new Set(written.map((r) => r.id));
   }
 
+  async metricsSample(options?: StatementOptions): Promise<MetricsSample> {
+    const [row] = await this.rows<{ live_workers: number; queues: MetricsSample['queues'] }>(
+      'metricsSample',
+      [],
+      options,
+    );
+    return { liveWorkers: row?.live_workers ?? 0, queues: row?.queues ?? [] };
+  }
+
+  /** The database's health: three statements over the statistics views, none of them reading a table. */
+  async healthSample(options?: StatementOptions): Promise<HealthSample> {
+    // One after the other: a sample holds one pooled connection at a time, whatever else the process does.
+    const tables = await this.rows<TableHealth>('healthTables', [], options);
+    const horizon = await this.rows<HorizonHolder>('healthHorizon', [], options);
+    const [server] = await this.rows<ServerHealth>('healthServer', [], options);
+    return { tables, horizon, server: server! };
+  }
+
   async queueList(): Promise<QueueRow[]> {
     return this.rows<QueueRow>('queueList', []);
   }
@@ -1145,19 +1304,23 @@ export class TaskStore {
     selfId: string,
     decision: LostRunDecision,
     options?: StatementOptions,
-  ): Promise<{ workers: string[]; tasks: string[]; retried: string[] }> {
+  ): Promise<{ workers: string[]; tasks: string[]; retried: string[]; about: Map<string, EndedTask> }> {
     const [row] = await this.rows<{
       workers: string[] | null;
       tasks: string[] | null;
       retried: string[] | null;
+      about: EndedTask[] | null;
     }>('workerReapExpired', [selfId, ...lostRunValues(decision)], options);
-    return { workers: row?.workers ?? [], tasks: row?.tasks ?? [], retried: row?.retried ?? [] };
+    return {
+      workers: row?.workers ?? [],
+      tasks: row?.tasks ?? [],
+      retried: row?.retried ?? [],
+      about: new Map((row?.about ?? []).map((t) => [t.id, t])),
+    };
   }
 
   async taskFailOrphaned(decision: LostRunDecision, options?: StatementOptions): Promise<EndedRuns> {
-    return endedRuns(
-      await this.rows<{ id: string; state: string }>('taskFailOrphaned', lostRunValues(decision), options),
-    );
+    return endedRuns(await this.rows<EndedRow>('taskFailOrphaned', lostRunValues(decision), options));
   }
 
   async workerDeregister(
@@ -1166,11 +1329,7 @@ export class TaskStore {
     options?: StatementOptions,
   ): Promise<EndedRuns> {
     return endedRuns(
-      await this.rows<{ id: string; state: string }>(
-        'workerDeregister',
-        [id, ...lostRunValues(decision)],
-        options,
-      ),
+      await this.rows<EndedRow>('workerDeregister', [id, ...lostRunValues(decision)], options),
     );
   }
 

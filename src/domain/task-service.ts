@@ -51,6 +51,9 @@ export interface KindInfo {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/** The queue of every task created through the original API (the column's default). */
+export const ORIGINAL_API_QUEUE = 'default';
+
 /** Insert flushes that may run at once; each holds a pooled connection (counted in config's pool minimum). */
 export const MAX_CONCURRENT_INSERTS = 4;
 
@@ -113,7 +116,13 @@ export class TaskService {
       api: 'original',
       task: { id, handler: this.options.defaultHandler, input, timeoutMs: this.options.defaultTimeoutMs },
     });
-    this.bus.emit('task.created', { taskId: id, requestId: context.requestId });
+    this.bus.emit('task.created', {
+      taskId: id,
+      kind: this.options.defaultHandler,
+      queue: ORIGINAL_API_QUEUE,
+      api: 'original',
+      requestId: context.requestId,
+    });
     return id;
   }
 
@@ -181,7 +190,15 @@ export class TaskService {
       rows.length === 1 && rows[0]!.idempotencyKey === null
         ? [(await this.inserts.add({ api: 'v1', task: rows[0]! }))!]
         : await this.store.taskInsertManyV1(rows);
-    for (const t of created) this.bus.emit('task.created', { taskId: t.id, requestId: context.requestId });
+    for (const t of created) {
+      this.bus.emit('task.created', {
+        taskId: t.id,
+        kind: t.kind,
+        queue: t.queue,
+        api: 'v1',
+        requestId: context.requestId,
+      });
+    }
     return created;
   }
 
@@ -266,9 +283,17 @@ export class TaskService {
 
   /** Cancels a task that has not ended; a running one's handler is aborted wherever it runs. */
   async cancel(id: string): Promise<TaskRecord> {
-    const { before, cancelled } = await this.store.taskCancel(id, FAILURE_MESSAGES.cancelled);
+    const { before, cancelled, kind, queue } = await this.store.taskCancel(id, FAILURE_MESSAGES.cancelled);
     if (before === undefined) throw new ApiError('TASK_NOT_FOUND');
     if (!cancelled) throw new ApiError('TASK_FINISHED');
+    this.bus.emit('task.finished', {
+      taskId: id,
+      kind: kind!,
+      queue: queue!,
+      state: 'cancelled',
+      failure: 'cancelled',
+      by: 'client',
+    });
     return this.getV1(id);
   }
 

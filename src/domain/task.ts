@@ -54,6 +54,9 @@ export interface TaskView {
 export interface ClaimedTask {
   id: string;
   handler: string;
+  queue: string;
+  /** How long the task waited to be picked up: from when it became runnable (run_at, or created) to this claim. */
+  waitedMs: number;
   /** The posted string for a task of the original API; any JSON value for a v1 task. */
   input: unknown;
   /** A v1 task: its result is stored as JSON. A task of the original API stores its Result as text. */

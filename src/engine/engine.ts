@@ -184,11 +184,22 @@ export class Engine {
     const left = [...this.runs.values()];
     if (left.length > 0) bus.emit('engine.grace_over', { running: left.length });
     try {
-      const { failed, retried } = await heartbeat.deregister(DEREGISTER_DEADLINE_MS);
+      const { failed, retried, about } = await heartbeat.deregister(DEREGISTER_DEADLINE_MS);
+      const labels = (taskId: string) => {
+        const t = about.get(taskId);
+        return { kind: t?.kind ?? '', queue: t?.queue ?? '' };
+      };
       for (const taskId of retried)
-        bus.emit('task.retrying', { taskId, failure: 'shutdown', by: 'shutdown' });
-      for (const taskId of failed)
-        bus.emit('task.finished', { taskId, state: 'failed', failure: 'shutdown', by: 'shutdown' });
+        bus.emit('task.retrying', { taskId, ...labels(taskId), failure: 'shutdown', by: 'shutdown' });
+      for (const taskId of failed) {
+        bus.emit('task.finished', {
+          taskId,
+          ...labels(taskId),
+          state: 'failed',
+          failure: 'shutdown',
+          by: 'shutdown',
+        });
+      }
     } catch (err) {
       // The lease will expire and another process (or this one, restarted) fails the tasks.
       this.options.log.error({ err, worker_id: heartbeat.workerId }, 'could not deregister worker');
@@ -223,6 +234,8 @@ export class Engine {
       taskId: task.id,
       attempt: task.attempt,
       handler: task.handler,
+      queue: task.queue,
+      waitedMs: task.waitedMs,
       workerId: owner,
     });
     const execution = executeTask(task, handlers, run.controller, log, (percent, message) =>
@@ -288,6 +301,7 @@ export class Engine {
   private async finish(run: Run, outcome: Outcome): Promise<void> {
     const { bus, limits } = this.options;
     const taskId = run.task.id;
+    const labels = { kind: run.task.handler, queue: run.task.queue };
     const durationMs = Math.round(performance.now() - run.startedAt);
     const aborted = run.controller.signal.aborted ? (run.controller.signal.reason as unknown) : undefined;
     if (this.discardOutcomes || (aborted instanceof TaskAbort && aborted.kind !== 'timeout')) {
@@ -310,14 +324,17 @@ export class Engine {
         if (decision.state === 'scheduled') {
           bus.emit('task.retrying', {
             taskId,
+            ...labels,
             failure: decision.failure,
             delayMs: decision.delayMs,
+            durationMs,
             by: 'worker',
           });
           return;
         }
         bus.emit('task.finished', {
           taskId,
+          ...labels,
           state: decision.state,
           ...(decision.state === 'failed' && { failure: decision.failure }),
           durationMs,
@@ -325,7 +342,14 @@ export class Engine {
         });
         return;
       case 'replaced':
-        bus.emit('task.finished', { taskId, state: 'failed', failure: 'error', durationMs, by: 'worker' });
+        bus.emit('task.finished', {
+          taskId,
+          ...labels,
+          state: 'failed',
+          failure: 'error',
+          durationMs,
+          by: 'worker',
+        });
         return;
       case 'fenced':
         bus.emit('task.outcome_discarded', { taskId, reason: 'fenced' });

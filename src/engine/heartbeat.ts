@@ -72,7 +72,7 @@ export class Heartbeat {
     this.deregistered ??= (async () => {
       await this.periodic.stop();
       this.setLeader(false);
-      if (!this.id) return { failed: [], retried: [] };
+      if (!this.id) return { failed: [], retried: [], about: new Map() };
       const ended = await this.store.workerDeregister(this.id, shutdown(this.backoff), { deadlineMs });
       this.bus.emit('worker.deregistered', {
         workerId: this.id,

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
+import type { MetricsSample } from '../db/store.js';
 import type { FailureKind } from '../domain/task.js';
+import type { HealthReport } from '../health/checks.js';
 
 /**
  * What happens inside taskd, as typed events: the seam between the parts that do the work (engine, heartbeat,
@@ -7,22 +9,48 @@ import type { FailureKind } from '../domain/task.js';
  * it does not decide how they are logged or counted.
  */
 export interface TaskdEvents {
-  /** Committed: the 201 may now be sent. */
-  'task.created': { taskId: string; requestId?: string | undefined };
-  'task.started': { taskId: string; attempt: number; handler: string; workerId: string };
-  /** A run ended and its decision was written (by this process's settler, reaper or shutdown). */
+  /** Committed: the 201 may now be sent. `api` is the API the create came through. */
+  'task.created': {
+    taskId: string;
+    kind: string;
+    queue: string;
+    api: 'original' | 'v1';
+    requestId?: string | undefined;
+  };
+  /**
+   * A run started in this process; `waitedMs` is how long the task waited for it (from created, or from its
+   * run_at for a delayed or retried task).
+   */
+  'task.started': {
+    taskId: string;
+    attempt: number;
+    handler: string;
+    queue: string;
+    waitedMs: number;
+    workerId: string;
+  };
+  /**
+   * A task reached a terminal state and it was written: a run ended (by this process's settler, reaper or
+   * shutdown), or a client cancelled it (`by: 'client'`).
+   */
   'task.finished': {
     taskId: string;
-    state: 'completed' | 'failed';
+    kind: string;
+    queue: string;
+    state: 'completed' | 'failed' | 'cancelled';
     failure?: FailureKind;
+    /** How long the run took, where this process ran it. */
     durationMs?: number;
-    by: 'worker' | 'reaper' | 'shutdown';
+    by: 'worker' | 'reaper' | 'shutdown' | 'client';
   };
   /** A run ended badly and the task will run again: after a backoff (`scheduled`), or at once (shutdown). */
   'task.retrying': {
     taskId: string;
+    kind: string;
+    queue: string;
     failure: FailureKind;
     delayMs?: number;
+    durationMs?: number;
     by: 'worker' | 'reaper' | 'shutdown';
   };
   /** A run's outcome was not written: someone else had ended the run already. */
@@ -92,6 +120,28 @@ export interface TaskdEvents {
   'settle.retrying': { tasks: number; failures: number; err: unknown };
   'settle.recovered': { tasks: number; failures: number };
   'settle.rejected': { tasks: number; err: unknown };
+  /** The periodic sample of the backlog (every METRICS_SAMPLE_INTERVAL_MS, in every process). */
+  'queues.sampled': MetricsSample;
+  /** The periodic sample of the database's health, evaluated (every METRICS_SAMPLE_INTERVAL_MS). */
+  'health.sampled': { report: HealthReport };
+  /** A periodic sample (`queues`, `health`) failed; the next interval tries again. */
+  'sample.failed': { sampler: 'queues' | 'health'; err: unknown };
+  /** A periodic health check of the database crossed its threshold (once per crossing, not per sample). */
+  'health.warn': HealthCrossing;
+  /** A check that was over its threshold is back under it. */
+  'health.recovered': HealthCrossing;
+}
+
+/** A database health check and where it stands: see src/health/. */
+export interface HealthCrossing {
+  check: string;
+  /** What the check is about, when it has several (a table). */
+  subject?: string | undefined;
+  value: number | null;
+  unit: string;
+  threshold: number;
+  /** Who holds the xmin horizon back, for that check: never a query's text. */
+  holder?: Record<string, unknown> | undefined;
 }
 
 export type EventName = keyof TaskdEvents;

@@ -1,6 +1,6 @@
 import { describeDbError } from '../db/errors.js';
 import type { Logger } from '../logger.js';
-import type { EventBus, EventName, TaskdEvents } from './bus.js';
+import type { EventBus, EventName, HealthCrossing, TaskdEvents } from './bus.js';
 
 /**
  * The log, as one subscriber of the event bus: each event becomes one JSON line whose `event` field names it
@@ -16,15 +16,28 @@ type Formatters = { [E in EventName]: (p: TaskdEvents[E]) => Line | undefined };
 
 const err = (e: unknown) => describeDbError(e);
 
+const healthFields = (p: HealthCrossing) => ({
+  check: p.check,
+  subject: p.subject,
+  value: p.value,
+  unit: p.unit,
+  threshold: p.threshold,
+  holder: p.holder,
+});
+
 const formatters: Formatters = {
-  'task.created': (p) => ['info', 'task created', { task_id: p.taskId, request_id: p.requestId }],
+  'task.created': (p) => [
+    'info',
+    'task created',
+    { task_id: p.taskId, kind: p.kind, queue: p.queue, request_id: p.requestId },
+  ],
   'task.started': (p) => [
     'info',
     'task started',
-    { task_id: p.taskId, attempt: p.attempt, handler: p.handler, worker_id: p.workerId },
+    { task_id: p.taskId, attempt: p.attempt, handler: p.handler, queue: p.queue, worker_id: p.workerId },
   ],
   'task.finished': (p) => [
-    p.by === 'worker' && p.failure !== 'timeout' ? 'info' : 'warn',
+    (p.by === 'worker' && p.failure !== 'timeout') || p.by === 'client' ? 'info' : 'warn',
     'task status changed',
     { task_id: p.taskId, status: p.state, reason: p.failure, duration_ms: p.durationMs, by: p.by },
   ],
@@ -165,6 +178,23 @@ const formatters: Formatters = {
     'info',
     'task outcomes written after retrying',
     { tasks: p.tasks, failures: p.failures },
+  ],
+  'queues.sampled': (p) => [
+    'trace',
+    'queues sampled',
+    { queues: p.queues.length, live_workers: p.liveWorkers },
+  ],
+  'health.sampled': (p) => ['trace', 'database health sampled', { status: p.report.status }],
+  'sample.failed': (p) => [
+    'warn',
+    `sampling ${p.sampler} failed; will retry`,
+    { sampler: p.sampler, err: err(p.err) },
+  ],
+  'health.warn': (p) => ['warn', `database health: ${p.check} is over its threshold`, healthFields(p)],
+  'health.recovered': (p) => [
+    'info',
+    `database health: ${p.check} is back under its threshold`,
+    healthFields(p),
   ],
   'settle.rejected': (p) => [
     'error',

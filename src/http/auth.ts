@@ -23,11 +23,17 @@ function digest(s: string): Buffer {
  * timingSafeEqual, against every configured token (no early exit), so neither the length nor the content of a
  * token leaks through timing. Tokens and the Authorization header are never logged.
  */
-export function requireBearerTokens(app: FastifyInstance, tokens: readonly string[]): void {
+export function requireBearerTokens(
+  app: FastifyInstance,
+  tokens: readonly string[],
+  /** Paths the operator opened besides the health checks (/metrics with METRICS_PUBLIC=true). */
+  alsoPublic: readonly string[] = [],
+): void {
   const digests = tokens.map(digest);
+  const open = new Set([...PUBLIC_PATHS, ...alsoPublic]);
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?', 1)[0]!;
-    if (PUBLIC_PATHS.has(path) || isApiDescription(path)) return;
+    if (open.has(path) || isApiDescription(path)) return;
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
     let ok = false;

@@ -348,3 +348,76 @@ export const NotReady = Type.Object(
   { error: Type.String(), detail: Type.Optional(Type.String()) },
   { description: 'Draining, the database does not answer, or the engine gave up; `detail` says which.' },
 );
+
+const NullableNumber = Nullable(Type.Number());
+const NullableString = Nullable(Type.String());
+
+export const HorizonHolder = Type.Object(
+  {
+    holder: Type.Union([
+      Type.Literal('session'),
+      Type.Literal('replication_slot'),
+      Type.Literal('prepared_transaction'),
+    ]),
+    pid: Nullable(Type.Integer()),
+    user: NullableString,
+    application_name: NullableString,
+    state: NullableString,
+    backend_type: NullableString,
+    name: Nullable(Type.String({ description: "A replication slot's or prepared transaction's name." })),
+    since: Nullable(Timestamp),
+    query_start: Nullable(Timestamp),
+    age_s: NullableNumber,
+    xid_age: NullableNumber,
+  },
+  { description: 'What holds the xmin horizon back: who, since when, in which state (never a query text).' },
+);
+
+export const HealthCheck = Type.Object({
+  name: Type.String({
+    description:
+      'dead_tuples, table_size, vacuum_age, xmin_horizon_age, xmin_horizon_xid_age, notification_queue_usage, connections, replica_lag',
+  }),
+  subject: Nullable(Type.String({ description: 'The table, for the per-table checks.' })),
+  value: NullableNumber,
+  unit: Type.String(),
+  threshold: Type.Number(),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('warn')]),
+  holder: Type.Optional(Nullable(HorizonHolder)),
+});
+
+export const DbHealth = Type.Object({
+  status: Type.Union([Type.Literal('ok'), Type.Literal('warn')], {
+    description: 'warn when any check is over its threshold',
+  }),
+  sampled_at: Timestamp,
+  checks: Type.Array(HealthCheck),
+  tables: Type.Array(
+    Type.Object({
+      name: Type.String(),
+      live_tuples: Type.Number(),
+      dead_tuples: Type.Number(),
+      total_bytes: Type.Number(),
+      last_autovacuum: Nullable(Timestamp),
+      last_vacuum: Nullable(Timestamp),
+      last_autoanalyze: Nullable(Timestamp),
+      vacuumed_s_ago: NullableNumber,
+    }),
+  ),
+  xmin_horizon: Type.Object({ holders: Type.Array(HorizonHolder) }),
+  connections: Type.Object({
+    max_connections: Type.Integer(),
+    by_state: Type.Record(Type.String(), Type.Integer()),
+  }),
+  notification_queue_usage: Type.Number(),
+  replicas: Nullable(
+    Type.Array(
+      Type.Object({
+        application_name: Type.String(),
+        client_addr: NullableString,
+        state: Type.String(),
+        replay_lag_s: Type.Number(),
+      }),
+    ),
+  ),
+});

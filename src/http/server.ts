@@ -19,6 +19,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
 import { ErrorCodeCatalog } from './schemas.js';
 import { healthRoutes } from './routes/health.js';
+import { operationsRoutes, type HealthSource } from './routes/operations.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
 import { v1ScheduleRoutes } from './routes/v1/schedules.js';
@@ -53,6 +55,12 @@ export interface ServerOptions {
    * the header is ignored, since any client could send it.
    */
   trustProxy?: boolean | readonly string[] | undefined;
+  /** Set: GET /metrics serves these, and every request's duration is counted. */
+  metrics?: Metrics | undefined;
+  /** true: /metrics needs no bearer token even when apiTokens is set (METRICS_PUBLIC). */
+  metricsPublic?: boolean | undefined;
+  /** Set: GET /v1/health answers with its report. */
+  health?: HealthSource | undefined;
 }
 
 /**
@@ -120,6 +128,7 @@ const OPENAPI_BASE = {
       description: 'The two endpoints of the original API; their shapes are a contract.',
     },
     { name: 'health', description: 'For orchestrators; never need a token.' },
+    { name: 'operations', description: 'Prometheus metrics and the database health checks.' },
     {
       name: 'documentation',
       description: 'This document, and its reference page at /docs; no token needed.',
@@ -226,7 +235,21 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       errorResponseBuilder: () => new ApiError('RATE_LIMITED'),
     });
   }
-  if (options.apiTokens) requireBearerTokens(app, options.apiTokens);
+  const { metrics } = options;
+  if (metrics) {
+    // onResponse: the time until the answer was written, under the route's template (never the raw URL).
+    app.addHook('onResponse', async (request, reply) => {
+      metrics.observeHttp(
+        request.routeOptions.url,
+        request.method,
+        reply.statusCode,
+        reply.elapsedTime / 1000,
+      );
+    });
+  }
+  if (options.apiTokens) {
+    requireBearerTokens(app, options.apiTokens, options.metricsPublic ? ['/metrics'] : []);
+  }
 
   // Before the routes: the document is generated from the schemas of the routes registered after it.
   await app.register(swagger, { openapi: OPENAPI_BASE });
@@ -252,6 +275,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1DeliveryRoutes(app, service);
   if (options.schedules) v1ScheduleRoutes(app, options.schedules);
   healthRoutes(app, service);
+  operationsRoutes(app, { metrics, health: options.health, metricsPublic: options.metricsPublic ?? false });
 
   app.setNotFoundHandler((request, reply) => {
     // A known path asked with another method: 405, with the methods its routes answer (HEAD comes with GET).

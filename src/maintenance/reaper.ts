@@ -17,13 +17,23 @@ export async function reap(
   signal: AbortSignal,
 ): Promise<void> {
   const decision = workerLost(backoff);
-  const { workers, tasks, retried } = await store.workerReapExpired(selfId, decision, { signal });
+  const { workers, tasks, retried, about } = await store.workerReapExpired(selfId, decision, { signal });
   const orphans = await store.taskFailOrphaned(decision, { signal });
+  const labels = (taskId: string) => {
+    const t = about.get(taskId) ?? orphans.about.get(taskId);
+    return { kind: t?.kind ?? '', queue: t?.queue ?? '' };
+  };
   for (const workerId of workers) bus.emit('worker.reaped', { workerId });
   for (const taskId of [...tasks, ...orphans.failed]) {
-    bus.emit('task.finished', { taskId, state: 'failed', failure: 'worker_lost', by: 'reaper' });
+    bus.emit('task.finished', {
+      taskId,
+      ...labels(taskId),
+      state: 'failed',
+      failure: 'worker_lost',
+      by: 'reaper',
+    });
   }
   for (const taskId of [...retried, ...orphans.retried]) {
-    bus.emit('task.retrying', { taskId, failure: 'worker_lost', by: 'reaper' });
+    bus.emit('task.retrying', { taskId, ...labels(taskId), failure: 'worker_lost', by: 'reaper' });
   }
 }

@@ -154,7 +154,8 @@ export class ScheduleTicker {
         to: plan.tick.toISOString(),
       });
     }
-    if (created) bus.emit('task.created', { taskId: created.id });
+    if (created)
+      bus.emit('task.created', { taskId: created.id, kind: created.kind, queue: created.queue, api: 'v1' });
     bus.emit('schedule.fired', {
       name: schedule.name,
       tick: plan.tick.toISOString(),

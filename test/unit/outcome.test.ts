@@ -9,6 +9,8 @@ const limits = { maxResultBytes: 1 << 20, backoff };
 const task = (fields: Partial<ClaimedTask> = {}): ClaimedTask => ({
   id: 't',
   handler: 'k',
+  queue: 'default',
+  waitedMs: 0,
   input: 'x',
   json: true,
   timeoutMs: 1000,
