@@ -7,6 +7,7 @@ import { Lifeline } from './db/lifeline.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
+import { ExternalWorkers } from './domain/external-workers.js';
 import { TaskService } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
 import { Engine } from './engine/engine.js';
@@ -161,7 +162,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // A heartbeat must land well within the lease: a third of it, as often as it is sent.
     const lifeline = new Lifeline(databaseUrl, Math.floor(config.LEASE_MS / 3));
     acquire('lifeline connection', () => lifeline.close());
-    const store = new TaskStore(pool, lifeline);
+    const externalKinds = config.EXTERNAL_KINDS ?? [];
+    // The engine never claims external kinds; every process sharing the database must list the same ones.
+    const store = new TaskStore(pool, lifeline, { externalKinds });
     await checkConnectionCapacity(store, config, log);
     checkpoint();
 
@@ -201,16 +204,42 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     acquire('maintenance', () => maintenance.stop());
 
     const handlers = builtInHandlers(config);
+    const taken = externalKinds.filter((kind) => handlers.names().includes(kind));
+    if (taken.length > 0) {
+      throw new StartupError(
+        `EXTERNAL_KINDS names ${taken.join(', ')}, which this process runs itself: a kind is run by external workers or by taskd, not both`,
+      );
+    }
+    const kindDefaults = { queue: 'default', timeout_ms: config.TASK_TIMEOUT_MS, max_attempts: 3 };
     const service = new TaskService(store, bus, {
       defaultHandler: config.DEFAULT_HANDLER,
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
       maxTaskLength: config.MAX_TASK_LENGTH,
-      kinds: handlers.names().map((name) => ({
-        name,
-        source: 'builtin' as const,
-        defaults: { queue: 'default', timeout_ms: config.TASK_TIMEOUT_MS, max_attempts: 3 },
-        input_schema: null,
-      })),
+      kinds: [
+        ...handlers.names().map((name) => ({
+          name,
+          source: 'builtin' as const,
+          defaults: kindDefaults,
+          input_schema: null,
+        })),
+        ...externalKinds.map((name) => ({
+          name,
+          source: 'external' as const,
+          defaults: kindDefaults,
+          input_schema: null,
+        })),
+      ],
+    });
+    const workers = new ExternalWorkers({
+      store,
+      notifier,
+      bus,
+      kinds: externalKinds,
+      leaseMs: config.EXTERNAL_LEASE_MS,
+      pollIntervalMs: config.POLL_INTERVAL_MS,
+      maxResultBytes: config.MAX_RESULT_BYTES,
+      backoff,
+      isAccepting: () => service.isAccepting,
     });
 
     // Long-polls and event streams, woken by the notifier: in API-only processes too.
@@ -223,6 +252,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     const server = await buildServer({
       service,
       waiters,
+      workers,
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -250,6 +280,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // Released before the listener closes, which waits for every open request: waits answer with the task as
     // it is, and event streams end.
     acquire('waiters', () => waiters.close());
+    // Likewise waiting claims answer at once (with no task), rather than holding the listener's close.
+    acquire('external workers', () => workers.close());
     checkpoint();
 
     let engine: Engine | undefined;
@@ -282,6 +314,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         log.info('shutdown: refusing new tasks');
         // New creates get 503 (and /readyz too) from here on; those already accepted still commit. Claiming
         // stops at once: the engine's stop runs alongside, and is the first release below.
+        // Waiting claims of external workers answer now too, and new ones are refused: workers move elsewhere.
+        workers.close();
         await Promise.all([service.stopAccepting(), engine?.stop(config.SHUTDOWN_GRACE_MS)]);
         // Reverse order of acquisition: engine (reads keep being served while tasks finish), listener,
         // maintenance, heartbeat, notifier, pool, embedded database.

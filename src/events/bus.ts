@@ -10,21 +10,26 @@ export interface TaskdEvents {
   /** Committed: the 201 may now be sent. */
   'task.created': { taskId: string; requestId?: string | undefined };
   'task.started': { taskId: string; attempt: number; handler: string; workerId: string };
-  /** A run ended and its decision was written (by this process's settler, reaper or shutdown). */
+  /**
+   * A run ended and its decision was written (by this process's settler, reaper or shutdown, or for an external
+   * worker that reported its outcome through this process).
+   */
   'task.finished': {
     taskId: string;
     state: 'completed' | 'failed';
     failure?: FailureKind;
     durationMs?: number;
-    by: 'worker' | 'reaper' | 'shutdown';
+    by: 'worker' | 'reaper' | 'shutdown' | 'external';
   };
   /** A run ended badly and the task will run again: after a backoff (`scheduled`), or at once (shutdown). */
   'task.retrying': {
     taskId: string;
     failure: FailureKind;
     delayMs?: number;
-    by: 'worker' | 'reaper' | 'shutdown';
+    by: 'worker' | 'reaper' | 'shutdown' | 'external';
   };
+  /** An external worker wrote about a run its lease no longer holds (expired, cancelled, run again): refused. */
+  'task.lease_lost': { taskId: string; action: 'heartbeat' | 'complete' | 'fail' };
   /** A run's outcome was not written: someone else had ended the run already. */
   'task.outcome_discarded': { taskId: string; reason: 'fenced' | 'aborted' | 'unstorable' };
   /**

@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import { describeDbError, isTransientDbError } from '../db/errors.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
+import type { ExternalWorkers } from '../domain/external-workers.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { TaskWaiters } from '../domain/task-waiters.js';
 import type { Logger } from '../logger.js';
@@ -23,11 +24,14 @@ import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
 import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
+import { v1WorkerRoutes } from './routes/v1/workers.js';
 
 export interface ServerOptions {
   service: TaskService;
   /** Set: `?wait=` long-polls and the event streams of tasks are served. */
   waiters?: TaskWaiters | undefined;
+  /** Set: external workers claim and report tasks of the EXTERNAL_KINDS. */
+  workers?: ExternalWorkers | undefined;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -109,6 +113,11 @@ const OPENAPI_BASE = {
     { name: 'tasks', description: 'v1 tasks: create, read, list, cancel, retry.' },
     { name: 'queues', description: 'v1 queues: counts, pause, concurrency limits.' },
     { name: 'kinds', description: 'The kinds of task this service runs.' },
+    {
+      name: 'workers',
+      description:
+        'External workers in any language: claim tasks of EXTERNAL_KINDS and report under a lease.',
+    },
     {
       name: 'original API',
       description: 'The two endpoints of the original API; their shapes are a contract.',
@@ -243,6 +252,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1TaskRoutes(app, service, options.waiters);
   if (options.waiters) v1EventRoutes(app, options.waiters);
   v1QueueRoutes(app, service);
+  v1WorkerRoutes(app, options.workers);
   healthRoutes(app, service);
 
   app.setNotFoundHandler((request, reply) => {

@@ -7,7 +7,8 @@ import type { EventBus } from '../events/bus.js';
  * Recovers the tasks of workers that died: ends the running tasks of every worker whose lease expired (and
  * removes the worker), and the running tasks whose owner has no worker row at all (a claim that raced with the
  * reaping of its own worker). Both as `worker_lost`, the outcome policy's decision for a lost run: retried after a
- * backoff while the task has attempts left, failed otherwise.
+ * backoff while the task has attempts left, failed otherwise. External workers' runs are held by leases, not by
+ * processes: those whose lease ran out are ended the same way.
  */
 export async function reap(
   store: TaskStore,
@@ -19,11 +20,12 @@ export async function reap(
   const decision = workerLost(backoff);
   const { workers, tasks, retried } = await store.workerReapExpired(selfId, decision, { signal });
   const orphans = await store.taskFailOrphaned(decision, { signal });
+  const leases = await store.taskReapExpiredLeases(decision, { signal });
   for (const workerId of workers) bus.emit('worker.reaped', { workerId });
-  for (const taskId of [...tasks, ...orphans.failed]) {
+  for (const taskId of [...tasks, ...orphans.failed, ...leases.failed]) {
     bus.emit('task.finished', { taskId, state: 'failed', failure: 'worker_lost', by: 'reaper' });
   }
-  for (const taskId of [...retried, ...orphans.retried]) {
+  for (const taskId of [...retried, ...orphans.retried, ...leases.retried]) {
     bus.emit('task.retrying', { taskId, failure: 'worker_lost', by: 'reaper' });
   }
 }
