@@ -201,8 +201,12 @@ export const HeartbeatBody = Type.Object(
     progress: Type.Optional(
       Type.Object(
         {
-          percent: Type.Optional(Nullable(Type.Number({ minimum: 0, maximum: 100 }))),
-          message: Type.Optional(Nullable(Type.String({ maxLength: 1000 }))),
+          // One schema with both types rather than a union: with the body's type coercion, a 0 tried against
+          // null first would become null (and a null tried against a number first, 0).
+          percent: Type.Optional(
+            Type.Unsafe<number | null>({ type: ['number', 'null'], minimum: 0, maximum: 100 }),
+          ),
+          message: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 1000 })),
         },
         { additionalProperties: false },
       ),
