@@ -429,7 +429,7 @@ test('with API_TOKENS, the worker endpoints need a token', async () => {
   const claimed = await call<{ tasks: Task[] }>(s.url, 'POST', '/v1/workers/claim', claim, auth);
   assert.equal(claimed.status, 200);
   assert.equal(claimed.body.tasks[0]?.id, created.body.id);
-  const body = { token: claimed.body.tasks[0]!.lease!.token, result: 'x' };
+  const body = { token: claimed.body.tasks[0].lease!.token, result: 'x' };
   const path = `/v1/tasks/${created.body.id}/complete`;
   assert.equal((await call(s.url, 'POST', path, body)).status, 401);
   assert.equal((await call(s.url, 'POST', path, body, auth)).status, 200);
