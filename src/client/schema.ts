@@ -2479,8 +2479,8 @@ export interface paths {
              */
             token: string;
             progress?: {
-              percent?: null | number;
-              message?: null | string;
+              percent?: number | null;
+              message?: string | null;
             };
             /** @description Length of the lease from now, in ms. Unset: EXTERNAL_LEASE_MS. */
             lease_ms?: number;
