@@ -7,6 +7,7 @@ import { Lifeline } from './db/lifeline.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
+import { ExternalWorkers } from './domain/external-workers.js';
 import { TaskService, type KindInfo } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
 import { Engine } from './engine/engine.js';
@@ -173,6 +174,22 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       }
       throw err;
     }
+    // Kinds that external workers run: known to the API, never run here.
+    const externalKinds = config.EXTERNAL_KINDS ?? [];
+    const taken = externalKinds.filter((kind) => handlers.has(kind));
+    if (taken.length > 0) {
+      throw new StartupError(
+        `EXTERNAL_KINDS names ${taken.join(', ')}, which this process runs itself: a kind is run by external workers or by taskd, not both`,
+      );
+    }
+    for (const kind of externalKinds) {
+      handlers.register(kind, undefined, {
+        source: 'external',
+        defaults: {},
+        inputSchema: null,
+        isolation: 'inline',
+      });
+    }
     checkpoint();
 
     let databaseUrl = config.DATABASE_URL;
@@ -204,7 +221,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // A heartbeat must land well within the lease: a third of it, as often as it is sent.
     const lifeline = new Lifeline(databaseUrl, Math.floor(config.LEASE_MS / 3));
     acquire('lifeline connection', () => lifeline.close());
-    const store = new TaskStore(pool, lifeline);
+    // The engine never claims external kinds; every process sharing the database must list the same ones.
+    const store = new TaskStore(pool, lifeline, { externalKinds });
     await checkConnectionCapacity(store, config, log);
     checkpoint();
 
@@ -265,6 +283,17 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       maxTaskLength: config.MAX_TASK_LENGTH,
       kinds: handlers.list().map((kind) => kindInfo(kind, config)),
     });
+    const workers = new ExternalWorkers({
+      store,
+      notifier,
+      bus,
+      kinds: externalKinds,
+      leaseMs: config.EXTERNAL_LEASE_MS,
+      pollIntervalMs: config.POLL_INTERVAL_MS,
+      maxResultBytes: config.MAX_RESULT_BYTES,
+      backoff,
+      isAccepting: () => service.isAccepting,
+    });
 
     // Metrics follow the bus; the samplers keep this process's gauges fresh from the database (see QueueSampler
     // for why every process samples). The engine's numbers are read at scrape time, once there is an engine.
@@ -310,6 +339,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       service,
       waiters,
       schedules,
+      workers,
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -340,6 +370,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // Released before the listener closes, which waits for every open request: waits answer with the task as
     // it is, and event streams end.
     acquire('waiters', () => waiters.close());
+    // Likewise waiting claims answer at once (with no task), rather than holding the listener's close.
+    acquire('external workers', () => workers.close());
     checkpoint();
 
     let engine: Engine | undefined;
@@ -373,7 +405,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         log.info('shutdown: refusing new tasks');
         // New creates get 503 (and /readyz too) from here on; those already accepted still commit. Claiming
         // stops at once: the engine's stop runs alongside, and is the first release below.
-        // No tick creates a task once the service has stopped accepting them.
+        // No tick creates a task once the service has stopped accepting them. Waiting claims of external workers
+        // answer now too, and new ones are refused: workers move elsewhere.
+        workers.close();
         await Promise.all([service.stopAccepting(), ticker.stop(), engine?.stop(config.SHUTDOWN_GRACE_MS)]);
         // Reverse order of acquisition: engine (reads keep being served while tasks finish), listener,
         // maintenance, heartbeat, notifier, pool, embedded database.

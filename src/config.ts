@@ -51,6 +51,31 @@ function tokenList(raw: string): string[] {
   return tokens;
 }
 
+/** The kinds built into every process; an external worker cannot take over one of them. */
+const BUILT_IN_KINDS: readonly string[] = ['simulate', 'noop'];
+
+/** A kind name as v1 creates accept it (src/http/schemas.ts, `Name`). */
+const KIND_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$/;
+
+function kindList(raw: string): string[] {
+  const kinds = raw
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
+  if (kinds.length === 0) throw new ConfigError('must list at least one kind');
+  const bad = kinds.find((k) => !KIND_NAME.test(k));
+  if (bad !== undefined) {
+    throw new ConfigError(
+      `must list kind names (a letter or digit, then letters, digits, _ . : -, at most 200), got "${bad}"`,
+    );
+  }
+  const builtIn = kinds.find((k) => BUILT_IN_KINDS.includes(k));
+  if (builtIn !== undefined) throw new ConfigError(`must not name the built-in kind "${builtIn}"`);
+  const repeated = kinds.find((k, i) => kinds.indexOf(k) !== i);
+  if (repeated !== undefined) throw new ConfigError(`names "${repeated}" twice`);
+  return kinds;
+}
+
 function databaseUrl(raw: string): string {
   let url: URL;
   try {
@@ -213,6 +238,16 @@ export const configSchema = {
     default: 1000,
     parse: int(10, 600_000),
     doc: "A task's progress (`ctx.progress`) is written at most once per interval, and its last value when the run ends.",
+  },
+  EXTERNAL_KINDS: {
+    default: undefined as string[] | undefined,
+    parse: kindList,
+    doc: 'Comma-separated kinds run by external workers (POST /v1/workers/claim); no process of taskd runs them.',
+  },
+  EXTERNAL_LEASE_MS: {
+    default: 30_000,
+    parse: int(1000, 3_600_000),
+    doc: "An external worker's lease on a claimed task, unless its claim asks for another; heartbeats extend it.",
   },
   MAX_TASK_LENGTH: {
     default: 65_536,

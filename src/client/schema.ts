@@ -3053,6 +3053,853 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/workers/claim': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Claim tasks for an external worker
+     * @description Leases up to `max` runnable tasks of `kinds` (each one of EXTERNAL_KINDS), best priority first, honouring paused queues and concurrency limits, and waits up to `wait_ms` for one when none is runnable. Each task comes with its lease: send its token with every heartbeat, complete and fail, and heartbeat before `expires_at`, or the run is lost (`worker_lost`, retried while attempts are left). An empty list: nothing came within the wait.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @description Kinds to take tasks of; each must be one of EXTERNAL_KINDS. */
+            kinds: string[];
+            /**
+             * @description Most tasks taken.
+             * @default 1
+             */
+            max?: number;
+            /**
+             * @description How long to wait for a task when none is runnable now.
+             * @default 0
+             */
+            wait_ms?: number;
+            /** @description Length of the lease from now, in ms. Unset: EXTERNAL_LEASE_MS. */
+            lease_ms?: number;
+            /** @description Names this worker in the task's attempts (`worker_id`). Unset: "external". */
+            worker_id?: string;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              tasks: {
+                /** Format: uuid */
+                id: string;
+                kind: string;
+                queue: string;
+                /** @enum {unknown} */
+                state: 'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+                input: unknown;
+                result: unknown;
+                error: null | {
+                  /** @enum {unknown} */
+                  type: 'error' | 'timeout' | 'shutdown' | 'worker_lost' | 'no_handler' | 'cancelled';
+                  message: string;
+                };
+                priority: number;
+                attempt: number;
+                max_attempts: number;
+                timeout_ms: number;
+                progress: null | {
+                  percent: null | number;
+                  message: null | string;
+                  /**
+                   * Format: date-time
+                   * @description RFC 3339, UTC, microseconds
+                   */
+                  updated_at: string;
+                };
+                idempotency_key: null | string;
+                callback_url: null | string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                created_at: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                run_at: string;
+                started_at: null | string;
+                finished_at: null | string;
+                lease: {
+                  /**
+                   * Format: uuid
+                   * @description Send it with every heartbeat, complete and fail.
+                   */
+                  token: string;
+                  /**
+                   * Format: date-time
+                   * @description Without a heartbeat before then, the run is lost (worker_lost).
+                   */
+                  expires_at: string;
+                };
+              }[];
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tasks/{id}/heartbeat': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Extend an external worker's lease
+     * @description The lease runs `lease_ms` (or EXTERNAL_LEASE_MS) from now; `progress` is stored as a handler's would be. 409 `lease_lost`: the task was cancelled, or the lease expired: stop working on it.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * Format: uuid
+             * @description The lease token the claim gave.
+             */
+            token: string;
+            progress?: {
+              percent?: number | null;
+              message?: string | null;
+            };
+            /** @description Length of the lease from now, in ms. Unset: EXTERNAL_LEASE_MS. */
+            lease_ms?: number;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              lease: {
+                /**
+                 * Format: uuid
+                 * @description Send it with every heartbeat, complete and fail.
+                 */
+                token: string;
+                /**
+                 * Format: date-time
+                 * @description Without a heartbeat before then, the run is lost (worker_lost).
+                 */
+                expires_at: string;
+              };
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `task_not_found`: No task has this id. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'task_not_found';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `lease_lost`: The worker's lease is gone (the task was cancelled or the lease expired): stop working on it. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'lease_lost';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tasks/{id}/complete': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Complete a task held by a lease
+     * @description Refused with 409 `lease_lost` once the lease no longer holds the task; nothing changes then.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * Format: uuid
+             * @description The lease token the claim gave.
+             */
+            token: string;
+            /** @description Any JSON value; unset is null. */
+            result?: unknown;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              kind: string;
+              queue: string;
+              /** @enum {unknown} */
+              state: 'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+              input: unknown;
+              result: unknown;
+              error: null | {
+                /** @enum {unknown} */
+                type: 'error' | 'timeout' | 'shutdown' | 'worker_lost' | 'no_handler' | 'cancelled';
+                message: string;
+              };
+              priority: number;
+              attempt: number;
+              max_attempts: number;
+              timeout_ms: number;
+              progress: null | {
+                percent: null | number;
+                message: null | string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                updated_at: string;
+              };
+              idempotency_key: null | string;
+              callback_url: null | string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              created_at: string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              run_at: string;
+              started_at: null | string;
+              finished_at: null | string;
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `task_not_found`: No task has this id. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'task_not_found';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `lease_lost`: The worker's lease is gone (the task was cancelled or the lease expired): stop working on it. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'lease_lost';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tasks/{id}/fail': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Fail a task held by a lease
+     * @description With `retry` true (the default) the task runs again after its backoff while it has attempts left, and fails otherwise; with false it fails now. 409 `lease_lost` as for complete.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path: {
+          id: string;
+        };
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /**
+             * Format: uuid
+             * @description The lease token the claim gave.
+             */
+            token: string;
+            error: {
+              message: string;
+            };
+            /**
+             * @description True: the task runs again after its backoff while it has attempts left. False: it fails now.
+             * @default true
+             */
+            retry?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** Format: uuid */
+              id: string;
+              kind: string;
+              queue: string;
+              /** @enum {unknown} */
+              state: 'scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled';
+              input: unknown;
+              result: unknown;
+              error: null | {
+                /** @enum {unknown} */
+                type: 'error' | 'timeout' | 'shutdown' | 'worker_lost' | 'no_handler' | 'cancelled';
+                message: string;
+              };
+              priority: number;
+              attempt: number;
+              max_attempts: number;
+              timeout_ms: number;
+              progress: null | {
+                percent: null | number;
+                message: null | string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                updated_at: string;
+              };
+              idempotency_key: null | string;
+              callback_url: null | string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              created_at: string;
+              /**
+               * Format: date-time
+               * @description RFC 3339, UTC, microseconds
+               */
+              run_at: string;
+              started_at: null | string;
+              finished_at: null | string;
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `task_not_found`: No task has this id. */
+        404: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'task_not_found';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `lease_lost`: The worker's lease is gone (the task was cancelled or the lease expired): stop working on it. */
+        409: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'lease_lost';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;

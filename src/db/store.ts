@@ -62,11 +62,18 @@ export const LISTENER_SQL = {
 /** A timestamp as the API shows it: RFC 3339, UTC, microseconds. */
 const iso = (expr: string) => `to_char(${expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/** Who holds a running task, as its history names it: the taskd process (owner), or an external worker. */
+const runHolder = (t: string) => `coalesce(${t}.owner::text, ${t}.lease_worker)`;
+
+/** An external worker's lease ends with its run, however the run ends (tasks_lease_shape). */
+const leaseEnded = `lease_token = NULL, lease_expires_at = NULL, lease_worker = NULL`;
+
 /**
  * How every statement that ends a run writes its decision (domain/outcome.ts). Each of them first works out, per
  * run, a row `d` (id, state, failure, result, output, delay_ms) and locks the task; this one fragment then moves
- * the task to `d.state` and appends the run to its history. One fragment, so that the four ways a run can end
- * (its own outcome, a lost worker, an orphaned claim, shutdown) cannot drift apart. Placeholders only: the values
+ * the task to `d.state` and appends the run to its history. One fragment, so that the ways a run can end (its
+ * own outcome, a lost worker, an orphaned claim, shutdown, an external worker's outcome or expired lease) cannot
+ * drift apart. Placeholders only: the values
  * always travel as parameters.
  *
  * - completed / failed: terminal, with `finished_at`; the Result text (and a v1 task's JSON output).
@@ -82,9 +89,10 @@ const endRun = `
     owner = CASE WHEN d.state IN ('scheduled', 'queued') THEN NULL ELSE t.owner END,
     started_at = CASE WHEN d.state IN ('scheduled', 'queued') THEN NULL ELSE t.started_at END,
     finished_at = CASE WHEN d.state IN ('completed', 'failed') THEN now() END,
+    ${leaseEnded},
     history = t.history || jsonb_build_array(jsonb_build_object(
       'attempt', t.attempt,
-      'worker_id', t.owner,
+      'worker_id', ${runHolder('t')},
       'started_at', ${iso('t.started_at')},
       'finished_at', ${iso('now()')},
       'outcome', CASE d.state WHEN 'scheduled' THEN 'retried' WHEN 'queued' THEN 'requeued' ELSE d.state END,
@@ -146,6 +154,32 @@ const DELIVERY = `d.id AS webhook_id, d.event AS type, d.url, d.attempt, d.statu
 const SCHEDULE = `s.name, s.cron, s.timezone, s.task, s.paused, ${iso('s.next_run_at')} AS next_run_at,
     ${iso('s.last_run_at')} AS last_run_at, s.last_task_id, ${iso('s.created_at')} AS created_at,
     ${iso('s.updated_at')} AS updated_at`;
+
+/** What an external claim returns besides the task: its lease. */
+const LEASE = `t.lease_token AS lease_token, ${iso('t.lease_expires_at')} AS lease_expires_at`;
+
+/**
+ * The queues an unlimited claim takes from: neither paused nor limited (limited queues are claimed apart, under
+ * their lock; see taskClaimLimited). The same for the engine's claims and for external workers'.
+ */
+const unlimitedQueue = `c.queue <> ALL(ARRAY(SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL))`;
+
+/** The claim order, the same everywhere: highest priority first, FIFO among equals (index tasks_claimable). */
+const claimOrder = `ORDER BY priority DESC, seq`;
+
+/**
+ * How an external worker's claim starts a run: like the engine's (attempt, started_at), but held by a lease
+ * ($3 ms long, a fresh token per task) instead of by a process; $4 names the worker in the history.
+ */
+const leaseStarted = `state = 'running', attempt = t.attempt + 1, started_at = now(),
+      lease_token = gen_random_uuid(), lease_expires_at = now() + $3 * interval '1 millisecond', lease_worker = $4`;
+
+/**
+ * The guard of every write an external worker makes about its run: the task still runs under this lease ($1 =
+ * id, $2 = token) and the lease has not run out. One condition in one statement with the write, so that a worker
+ * whose lease expired, was reaped, or whose task was cancelled or retried elsewhere can never change the task.
+ */
+const leaseHeld = `t.id = $1 AND t.state = 'running' AND t.lease_token = $2 AND t.lease_expires_at > now()`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
@@ -227,8 +261,8 @@ const SQL = {
     LIMIT $5`,
 
   taskHistory: `
-    SELECT history, attempt, owner, ${iso('started_at')} AS started_at, state::text AS state
-    FROM taskd.tasks WHERE id = $1`,
+    SELECT history, attempt, ${runHolder('t')} AS owner, ${iso('started_at')} AS started_at, state::text AS state
+    FROM taskd.tasks t WHERE id = $1`,
 
   // Cancel: a task that has not ended ends now, as cancelled. A running one is ended in the database at once
   // (its late outcome is then fenced off) and its runner is told to abort through the notification.
@@ -237,9 +271,9 @@ const SQL = {
       SELECT id, state, handler, queue FROM taskd.tasks WHERE id = $1 FOR UPDATE
     ), cancelled AS (
       UPDATE taskd.tasks t
-      SET state = 'cancelled', failure = 'cancelled', result = $2, finished_at = now(),
+      SET state = 'cancelled', failure = 'cancelled', result = $2, finished_at = now(), ${leaseEnded},
           history = CASE WHEN before.state = 'running' THEN t.history || jsonb_build_array(jsonb_build_object(
-            'attempt', t.attempt, 'worker_id', t.owner, 'started_at', ${iso('t.started_at')},
+            'attempt', t.attempt, 'worker_id', ${runHolder('t')}, 'started_at', ${iso('t.started_at')},
             'finished_at', ${iso('now()')}, 'outcome', 'cancelled',
             'error', jsonb_build_object('type', 'cancelled', 'message', $2::text))) ELSE t.history END
       FROM before
@@ -371,7 +405,7 @@ const SQL = {
   // tasks_runnable serves the SELECT exactly; `= ANY(ARRAY(...))` makes the UPDATE find its rows through the
   // primary key whatever the table's size (a join may choose to scan the whole table). Claims never exceed
   // free slots ($2), and a worker whose lease has run out (or was reaped) claims nothing: its tasks would point
-  // at a worker that no reaper looks for.
+  // at a worker that no reaper looks for. Kinds run by external workers ($3) are never claimed here.
   taskClaimAvailable: `
     WITH claimed AS (
       UPDATE taskd.tasks t
@@ -380,8 +414,9 @@ const SQL = {
         SELECT id FROM taskd.tasks c
         WHERE state = 'queued'
           AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-          AND c.queue <> ALL(ARRAY(SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL))
-        ORDER BY priority DESC, seq
+          AND ${unlimitedQueue}
+          AND c.handler <> ALL($3::text[])
+        ${claimOrder}
         LIMIT $2
         FOR UPDATE SKIP LOCKED
       ))
@@ -408,13 +443,118 @@ const SQL = {
         SELECT id FROM taskd.tasks c
         WHERE state = 'queued' AND queue = $3
           AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-        ORDER BY priority DESC, seq
+          AND c.handler <> ALL($4::text[])
+        ${claimOrder}
         LIMIT $2
         FOR UPDATE SKIP LOCKED
       ))
       RETURNING ${CLAIMED}
     ), announced AS (${announce('claimed')})
     SELECT claimed.* FROM claimed, ${announced}`,
+
+  // External workers' claims: the engine's claims of the unlimited queues and of one limited queue (in the
+  // same transaction of queueLockLimited and queueRunningCount, so that a queue's limit counts every running task,
+  // external or not), restricted to the kinds asked for ($1, all of them external), each run held by a lease.
+  taskLeaseAvailable: `
+    WITH claimed AS (
+      UPDATE taskd.tasks t
+      SET ${leaseStarted}
+      WHERE t.id = ANY(ARRAY(
+        SELECT id FROM taskd.tasks c
+        WHERE state = 'queued' AND c.handler = ANY($1::text[])
+          AND ${unlimitedQueue}
+        ${claimOrder}
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ))
+      RETURNING ${RECORD}, ${LEASE}
+    ), announced AS (${announce('claimed')})
+    SELECT claimed.* FROM claimed, ${announced}`,
+
+  taskLeaseFromQueue: `
+    WITH claimed AS (
+      UPDATE taskd.tasks t
+      SET ${leaseStarted}
+      WHERE t.id = ANY(ARRAY(
+        SELECT id FROM taskd.tasks c
+        WHERE state = 'queued' AND queue = $5 AND c.handler = ANY($1::text[])
+        ${claimOrder}
+        LIMIT $2
+        FOR UPDATE SKIP LOCKED
+      ))
+      RETURNING ${RECORD}, ${LEASE}
+    ), announced AS (${announce('claimed')})
+    SELECT claimed.* FROM claimed, ${announced}`,
+
+  // An external worker's heartbeat: the lease runs $3 ms from now, and the progress ($4 = given, $5 percent,
+  // $6 message) is stored like a handler's. Announced only with progress: a longer lease is no visible change.
+  taskLeaseRenew: `
+    WITH renewed AS (
+      UPDATE taskd.tasks t
+      SET lease_expires_at = now() + $3 * interval '1 millisecond',
+          progress = CASE WHEN $4::boolean
+            THEN jsonb_build_object('percent', $5::float8, 'message', $6::text, 'updated_at', ${iso('now()')})
+            ELSE t.progress END
+      WHERE ${leaseHeld}
+      RETURNING t.id, ${LEASE}
+    ), announced AS (${announce('(SELECT id FROM renewed WHERE $4::boolean) p')})
+    SELECT renewed.lease_token, renewed.lease_expires_at FROM renewed, ${announced}`,
+
+  // An external worker's result ($3 Result text, $4 JSON output): the run ends as the engine's settle ends one.
+  taskLeaseComplete: `
+    WITH d AS MATERIALIZED (
+      SELECT t.id, 'completed'::text AS state, NULL::text AS failure, $3::text AS result, $4::text AS output,
+             0::float8 AS delay_ms
+      FROM taskd.tasks t
+      WHERE ${leaseHeld}
+      FOR UPDATE
+    ), ended AS (
+      UPDATE taskd.tasks t
+      SET ${endRun}
+      FROM d
+      WHERE t.id = d.id
+      RETURNING ${RECORD}, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('ended')}
+    ), announced AS (${announce('ended')})
+    SELECT ended.* FROM ended, ${announced}`,
+
+  // An external worker's failure: retried per the task's retry policy ($3 = 'later') or failed for good
+  // ($3 = 'never'), like any run that failed with attempts left ($4..$7: failure, message, backoff).
+  taskLeaseFail: `
+    WITH d AS MATERIALIZED (
+      SELECT t.id, ${lostRun(3)}
+      FROM taskd.tasks t
+      WHERE ${leaseHeld}
+      FOR UPDATE
+    ), ended AS (
+      UPDATE taskd.tasks t
+      SET ${endRun}
+      FROM d
+      WHERE t.id = d.id
+      RETURNING ${RECORD}, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('ended')}
+    ), announced AS (${announce('ended')})
+    SELECT ended.* FROM ended, ${announced}`,
+
+  // External runs whose lease ran out: the worker stopped renewing it (died, lost the network, gave up). Ended as
+  // a lost worker's runs are (the decision's $1..$5), through tasks_lease_expires. SKIP LOCKED: a locked row is
+  // being ended or renewed right now; the condition is checked again on the row that is locked, so a lease
+  // renewed meanwhile is left alone.
+  taskReapExpiredLeases: `
+    WITH d AS MATERIALIZED (
+      SELECT t.id, ${lostRun(1)}
+      FROM taskd.tasks t
+      WHERE t.lease_token IS NOT NULL AND t.lease_expires_at < now() AND t.state = 'running'
+      FOR UPDATE OF t SKIP LOCKED
+    ), ended AS (
+      UPDATE taskd.tasks t
+      SET ${endRun}
+      FROM d
+      WHERE t.id = d.id
+      RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('ended')}
+    ), announced AS (${announce('ended')})
+    SELECT ended.id, ended.state, ended.kind, ended.queue FROM ended, ${announced}`,
 
   // Is there any limited queue at all? (The claim loop asks before it opens a transaction for them.)
   queueAnyLimited: `SELECT EXISTS (SELECT 1 FROM taskd.queues WHERE concurrency IS NOT NULL AND NOT paused) AS any`,
@@ -710,6 +850,8 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskInsertManyV1',
   'taskClaimAvailable',
   'taskClaimFromQueue',
+  'taskLeaseAvailable',
+  'taskLeaseFromQueue',
   'taskSettleMany',
   'taskProgressMany',
   'taskList',
@@ -873,6 +1015,32 @@ export interface ProgressRow {
   message: string | null;
 }
 
+/** An external worker's hold on a running task: the token that fences its writes, and when it runs out. */
+export interface Lease {
+  token: string;
+  expires_at: string;
+}
+
+/** A task an external worker claimed, with its lease. */
+export interface LeasedTask {
+  task: TaskRecord;
+  lease: Lease;
+}
+
+type LeasedRow = TaskRecord & { lease_token: string; lease_expires_at: string };
+
+function leased({ lease_token, lease_expires_at, ...task }: LeasedRow): LeasedTask {
+  return { task, lease: { token: lease_token, expires_at: lease_expires_at } };
+}
+
+export interface TaskStoreOptions {
+  /**
+   * Kinds that external workers run (EXTERNAL_KINDS): the engine's claims never take them. Every process sharing
+   * the database must list the same ones.
+   */
+  externalKinds?: readonly string[];
+}
+
 /** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
 export type StatementOptions = ExecuteOptions;
 
@@ -993,10 +1161,15 @@ export class TaskStore {
    * @param pool every statement but the heartbeat's
    * @param lifeline the heartbeat's own connection (see Lifeline); without one, the pool serves it too
    */
+  private readonly externalKinds: readonly string[];
+
   constructor(
     private readonly pool: pg.Pool,
     private readonly lifeline?: Lifeline,
-  ) {}
+    options: TaskStoreOptions = {},
+  ) {
+    this.externalKinds = options.externalKinds ?? [];
+  }
 
   private async run<R extends pg.QueryResultRow>(
     name: StatementName,
@@ -1160,7 +1333,9 @@ export class TaskStore {
   }
 
   async taskClaimAvailable(owner: string, limit: number, options?: StatementOptions): Promise<ClaimedTask[]> {
-    return (await this.rows<ClaimedRow>('taskClaimAvailable', [owner, limit], options)).map(claimed);
+    return (
+      await this.rows<ClaimedRow>('taskClaimAvailable', [owner, limit, this.externalKinds], options)
+    ).map(claimed);
   }
 
   async queueAnyLimited(): Promise<boolean> {
@@ -1172,6 +1347,85 @@ export class TaskStore {
    * transaction that locks each limited queue it claims from, so that its claimers take turns.
    */
   async taskClaimLimited(owner: string, limit: number, options?: StatementOptions): Promise<ClaimedTask[]> {
+    const rows = await this.claimFromLimitedQueues<ClaimedRow>(
+      limit,
+      options,
+      'taskClaimFromQueue',
+      (room, queue) => [owner, room, queue, this.externalKinds],
+    );
+    return rows.map(claimed);
+  }
+
+  /**
+   * An external worker's claim: up to `limit` runnable tasks of `kinds`, each held by a lease of `leaseMs`, from
+   * the unlimited queues first and then from the limited ones, as the engine claims (same order, same pause and
+   * concurrency rules).
+   */
+  async taskLease(
+    kinds: readonly string[],
+    limit: number,
+    leaseMs: number,
+    worker: string,
+    options?: StatementOptions,
+  ): Promise<LeasedTask[]> {
+    const rows = await this.rows<LeasedRow>('taskLeaseAvailable', [kinds, limit, leaseMs, worker], options);
+    if (rows.length < limit && (await this.queueAnyLimited())) {
+      rows.push(
+        ...(await this.claimFromLimitedQueues<LeasedRow>(
+          limit - rows.length,
+          options,
+          'taskLeaseFromQueue',
+          (room, queue) => [kinds, room, leaseMs, worker, queue],
+        )),
+      );
+    }
+    return rows.map(leased);
+  }
+
+  /** Extends a lease that is still held (and stores the progress given); undefined: the lease is lost. */
+  async taskLeaseRenew(
+    id: string,
+    token: string,
+    leaseMs: number,
+    progress: { percent: number | null; message: string | null } | undefined,
+  ): Promise<Lease | undefined> {
+    const [row] = await this.rows<{ lease_token: string; lease_expires_at: string }>('taskLeaseRenew', [
+      id,
+      token,
+      leaseMs,
+      progress !== undefined,
+      progress?.percent ?? null,
+      progress?.message ?? null,
+    ]);
+    return row && { token: row.lease_token, expires_at: row.lease_expires_at };
+  }
+
+  /** Completes a run held by the lease, with the result's JSON text; undefined: the lease is lost. */
+  async taskLeaseComplete(id: string, token: string, output: string): Promise<TaskRecord | undefined> {
+    return (await this.rows<TaskRecord>('taskLeaseComplete', [id, token, '', output]))[0];
+  }
+
+  /** Ends a run held by the lease as failed, retried as `decision` says; undefined: the lease is lost. */
+  async taskLeaseFail(id: string, token: string, decision: LostRunDecision): Promise<TaskRecord | undefined> {
+    return (await this.rows<TaskRecord>('taskLeaseFail', [id, token, ...lostRunValues(decision)]))[0];
+  }
+
+  /** Ends the external runs whose lease ran out, as `decision` says. */
+  async taskReapExpiredLeases(decision: LostRunDecision, options?: StatementOptions): Promise<EndedRuns> {
+    return endedRuns(await this.rows<EndedRow>('taskReapExpiredLeases', lostRunValues(decision), options));
+  }
+
+  /**
+   * Claims from the queues with a concurrency limit, never past a limit, counted across every process and
+   * external worker: in one transaction that locks each limited queue it claims from, so that its claimers take
+   * turns. `statement` claims up to `room` tasks of one queue with the values `values` gives.
+   */
+  private async claimFromLimitedQueues<R extends pg.QueryResultRow>(
+    limit: number,
+    options: StatementOptions | undefined,
+    statement: StatementName,
+    values: (room: number, queue: string) => unknown[],
+  ): Promise<R[]> {
     if (options?.signal?.aborted) return [];
     let client: pg.PoolClient;
     try {
@@ -1179,23 +1433,22 @@ export class TaskStore {
     } catch (err) {
       throw new DbUnavailableError('no database connection could be had', { cause: err });
     }
-    const tasks: ClaimedTask[] = [];
+    const claimedRows: R[] = [];
     let broken: Error | undefined;
-    const q = <R extends pg.QueryResultRow>(name: StatementName, values: unknown[]) =>
-      runWithDeadline<R>(client, { name, text: SQL[name], values }, options ?? {}, (b) => (broken ??= b));
+    const q = <T extends pg.QueryResultRow>(name: StatementName, v: unknown[]) =>
+      runWithDeadline<T>(client, { name, text: SQL[name], values: v }, options ?? {}, (b) => (broken ??= b));
     try {
       await q('ping', []).then(() => client.query('BEGIN'));
       const queues = (await q<{ name: string; concurrency: number }>('queueLockLimited', [])).rows;
       for (const { name, concurrency } of queues) {
-        if (tasks.length >= limit) break;
+        if (claimedRows.length >= limit) break;
         const running = (await q<{ n: number }>('queueRunningCount', [name])).rows[0]?.n ?? 0;
-        const room = Math.min(concurrency - running, limit - tasks.length);
+        const room = Math.min(concurrency - running, limit - claimedRows.length);
         if (room <= 0) continue;
-        const rows = (await q<ClaimedRow>('taskClaimFromQueue', [owner, room, name])).rows;
-        tasks.push(...rows.map(claimed));
+        claimedRows.push(...(await q<R>(statement, values(room, name))).rows);
       }
       await client.query('COMMIT');
-      return tasks;
+      return claimedRows;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {});
       throw err;

@@ -34,6 +34,7 @@ export const API_ERRORS = {
     message: 'Idempotency key already used with another request',
     code: 'idempotency_key_reused',
   },
+  LEASE_LOST: { status: 409, message: 'Lease lost: stop working on this task', code: 'lease_lost' },
   QUEUE_NOT_FOUND: { status: 404, message: 'Queue not found', code: 'queue_not_found' },
   SCHEDULE_NOT_FOUND: { status: 404, message: 'Schedule not found', code: 'schedule_not_found' },
   REQUEST_TIMEOUT: { status: 408, message: 'Request timeout', code: 'request_timeout' },

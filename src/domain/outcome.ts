@@ -124,8 +124,11 @@ export function decide(outcome: Outcome, task: ClaimedTask, limits: OutcomeLimit
   return task.json ? { state: 'completed', result: '', output: text } : { state: 'completed', result: text };
 }
 
-/** A v1 result as the JSON text stored: what JSON.stringify makes of it (undefined is null), every string storable. */
-function jsonText(value: unknown): string {
+/**
+ * A v1 result as the JSON text stored: what JSON.stringify makes of it (undefined is null), every string storable.
+ * External workers' results are stored the same way.
+ */
+export function jsonText(value: unknown): string {
   try {
     return (
       JSON.stringify(value ?? null, (_key, v: unknown) => (typeof v === 'string' ? storableText(v) : v)) ??

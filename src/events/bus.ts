@@ -31,7 +31,8 @@ export interface TaskdEvents {
   };
   /**
    * A task reached a terminal state and it was written: a run ended (by this process's settler, reaper or
-   * shutdown), or a client cancelled it (`by: 'client'`).
+   * shutdown, or for an external worker that reported its outcome through this process), or a client cancelled
+   * it (`by: 'client'`).
    */
   'task.finished': {
     taskId: string;
@@ -41,7 +42,7 @@ export interface TaskdEvents {
     failure?: FailureKind;
     /** How long the run took, where this process ran it. */
     durationMs?: number;
-    by: 'worker' | 'reaper' | 'shutdown' | 'client';
+    by: 'worker' | 'reaper' | 'shutdown' | 'client' | 'external';
   };
   /** A run ended badly and the task will run again: after a backoff (`scheduled`), or at once (shutdown). */
   'task.retrying': {
@@ -51,8 +52,10 @@ export interface TaskdEvents {
     failure: FailureKind;
     delayMs?: number;
     durationMs?: number;
-    by: 'worker' | 'reaper' | 'shutdown';
+    by: 'worker' | 'reaper' | 'shutdown' | 'external';
   };
+  /** An external worker wrote about a run its lease no longer holds (expired, cancelled, run again): refused. */
+  'task.lease_lost': { taskId: string; action: 'heartbeat' | 'complete' | 'fail' };
   /** A run's outcome was not written: someone else had ended the run already. */
   'task.outcome_discarded': { taskId: string; reason: 'fenced' | 'aborted' | 'unstorable' };
   /**

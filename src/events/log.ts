@@ -37,7 +37,9 @@ const formatters: Formatters = {
     { task_id: p.taskId, attempt: p.attempt, handler: p.handler, queue: p.queue, worker_id: p.workerId },
   ],
   'task.finished': (p) => [
-    (p.by === 'worker' && p.failure !== 'timeout') || p.by === 'client' ? 'info' : 'warn',
+    ((p.by === 'worker' || p.by === 'external') && p.failure !== 'timeout') || p.by === 'client'
+      ? 'info'
+      : 'warn',
     'task status changed',
     { task_id: p.taskId, status: p.state, reason: p.failure, duration_ms: p.durationMs, by: p.by },
   ],
@@ -45,6 +47,11 @@ const formatters: Formatters = {
     'warn',
     'task status changed',
     { task_id: p.taskId, status: 'retrying', reason: p.failure, delay_ms: p.delayMs, by: p.by },
+  ],
+  'task.lease_lost': (p) => [
+    'info',
+    'external worker refused: its lease no longer holds the task',
+    { task_id: p.taskId, action: p.action },
   ],
   'task.outcome_discarded': (p) => [
     p.reason === 'aborted' ? 'debug' : 'warn',

@@ -230,6 +230,102 @@ export const Kinds = Type.Object({
   ),
 });
 
+// ---- external workers ----
+
+const LeaseToken = Type.String({ format: 'uuid', description: 'The lease token the claim gave.' });
+const LeaseMs = Type.Integer({
+  minimum: 1000,
+  maximum: 3_600_000,
+  description: 'Length of the lease from now, in ms. Unset: EXTERNAL_LEASE_MS.',
+});
+
+export const Lease = Type.Object({
+  token: Type.String({ format: 'uuid', description: 'Send it with every heartbeat, complete and fail.' }),
+  expires_at: {
+    ...Timestamp,
+    description: 'Without a heartbeat before then, the run is lost (worker_lost).',
+  },
+});
+
+export const ClaimBody = Type.Object(
+  {
+    kinds: Type.Array(Name, {
+      minItems: 1,
+      maxItems: 100,
+      description: 'Kinds to take tasks of; each must be one of EXTERNAL_KINDS.',
+    }),
+    max: Type.Optional(
+      Type.Integer({ minimum: 1, maximum: 100, default: 1, description: 'Most tasks taken.' }),
+    ),
+    wait_ms: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: 60_000,
+        default: 0,
+        description: 'How long to wait for a task when none is runnable now.',
+      }),
+    ),
+    lease_ms: Type.Optional(LeaseMs),
+    worker_id: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: 200,
+        description: 'Names this worker in the task\'s attempts (`worker_id`). Unset: "external".',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const ClaimedTasks = Type.Object({
+  tasks: Type.Array(Type.Object({ ...Task.properties, lease: Lease })),
+});
+
+export const HeartbeatBody = Type.Object(
+  {
+    token: LeaseToken,
+    progress: Type.Optional(
+      Type.Object(
+        {
+          // One schema with both types rather than a union: with the body's type coercion, a 0 tried against
+          // null first would become null (and a null tried against a number first, 0).
+          percent: Type.Optional(
+            Type.Unsafe<number | null>({ type: ['number', 'null'], minimum: 0, maximum: 100 }),
+          ),
+          message: Type.Optional(Type.Unsafe<string | null>({ type: ['string', 'null'], maxLength: 1000 })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    lease_ms: Type.Optional(LeaseMs),
+  },
+  { additionalProperties: false },
+);
+export const HeartbeatAnswer = Type.Object({ lease: Lease });
+
+export const CompleteBody = Type.Object(
+  {
+    token: LeaseToken,
+    result: Type.Optional(Type.Unknown({ description: 'Any JSON value; unset is null.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const FailBody = Type.Object(
+  {
+    token: LeaseToken,
+    error: Type.Object({ message: Type.String({ maxLength: 65_536 }) }, { additionalProperties: false }),
+    retry: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          'True: the task runs again after its backoff while it has attempts left. False: it fails now.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 /**
  * Every error code a v1 answer can carry, with when it is sent: the v1 contract's codes, and the router's own
  * answers. The OpenAPI document lists them, each route naming those it answers with.

@@ -10,6 +10,7 @@ import Fastify, {
 } from 'fastify';
 import { describeDbError, isTransientDbError } from '../db/errors.js';
 import { API_ERRORS, ApiError, type ApiErrorCode } from '../domain/errors.js';
+import type { ExternalWorkers } from '../domain/external-workers.js';
 import type { TaskService } from '../domain/task-service.js';
 import type { TaskWaiters } from '../domain/task-waiters.js';
 import type { Logger } from '../logger.js';
@@ -28,6 +29,7 @@ import type { ScheduleService } from '../schedules/schedule-service.js';
 import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
 import { v1DeliveryRoutes } from './routes/v1/deliveries.js';
+import { v1WorkerRoutes } from './routes/v1/workers.js';
 
 export interface ServerOptions {
   service: TaskService;
@@ -35,6 +37,8 @@ export interface ServerOptions {
   waiters?: TaskWaiters | undefined;
   /** Set: the schedules are served (/v1/schedules). */
   schedules?: ScheduleService | undefined;
+  /** Set: external workers claim and report tasks of the EXTERNAL_KINDS. */
+  workers?: ExternalWorkers | undefined;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -123,6 +127,11 @@ const OPENAPI_BASE = {
     { name: 'queues', description: 'v1 queues: counts, pause, concurrency limits.' },
     { name: 'kinds', description: 'The kinds of task this service runs.' },
     { name: 'schedules', description: 'v1 cron schedules: each tick creates one task.' },
+    {
+      name: 'workers',
+      description:
+        'External workers in any language: claim tasks of EXTERNAL_KINDS and report under a lease.',
+    },
     {
       name: 'original API',
       description: 'The two endpoints of the original API; their shapes are a contract.',
@@ -274,6 +283,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1QueueRoutes(app, service);
   v1DeliveryRoutes(app, service);
   if (options.schedules) v1ScheduleRoutes(app, options.schedules);
+  v1WorkerRoutes(app, options.workers);
   healthRoutes(app, service);
   operationsRoutes(app, { metrics, health: options.health, metricsPublic: options.metricsPublic ?? false });
 

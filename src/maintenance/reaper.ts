@@ -7,7 +7,8 @@ import type { EventBus } from '../events/bus.js';
  * Recovers the tasks of workers that died: ends the running tasks of every worker whose lease expired (and
  * removes the worker), and the running tasks whose owner has no worker row at all (a claim that raced with the
  * reaping of its own worker). Both as `worker_lost`, the outcome policy's decision for a lost run: retried after a
- * backoff while the task has attempts left, failed otherwise.
+ * backoff while the task has attempts left, failed otherwise. External workers' runs are held by leases, not by
+ * processes: those whose lease ran out are ended the same way.
  */
 export async function reap(
   store: TaskStore,
@@ -19,12 +20,13 @@ export async function reap(
   const decision = workerLost(backoff);
   const { workers, tasks, retried, about } = await store.workerReapExpired(selfId, decision, { signal });
   const orphans = await store.taskFailOrphaned(decision, { signal });
+  const leases = await store.taskReapExpiredLeases(decision, { signal });
   const labels = (taskId: string) => {
-    const t = about.get(taskId) ?? orphans.about.get(taskId);
+    const t = about.get(taskId) ?? orphans.about.get(taskId) ?? leases.about.get(taskId);
     return { kind: t?.kind ?? '', queue: t?.queue ?? '' };
   };
   for (const workerId of workers) bus.emit('worker.reaped', { workerId });
-  for (const taskId of [...tasks, ...orphans.failed]) {
+  for (const taskId of [...tasks, ...orphans.failed, ...leases.failed]) {
     bus.emit('task.finished', {
       taskId,
       ...labels(taskId),
@@ -33,7 +35,7 @@ export async function reap(
       by: 'reaper',
     });
   }
-  for (const taskId of [...retried, ...orphans.retried]) {
+  for (const taskId of [...retried, ...orphans.retried, ...leases.retried]) {
     bus.emit('task.retrying', { taskId, ...labels(taskId), failure: 'worker_lost', by: 'reaper' });
   }
 }

@@ -98,3 +98,28 @@ test('outbound requests: HTTP_ALLOW_HOSTS entries and WEBHOOK_SECRET are checked
   assert.equal(bad.status, 2);
   assert.match(bad.stderr + bad.stdout, /WEBHOOK_SECRET/);
 });
+
+test('EXTERNAL_KINDS: a list of kind names, none built in, none twice; EXTERNAL_LEASE_MS bounded', () => {
+  assert.equal(loadConfig({}).EXTERNAL_KINDS, undefined);
+  assert.equal(loadConfig({}).EXTERNAL_LEASE_MS, 30_000);
+  assert.deepEqual(loadConfig({ EXTERNAL_KINDS: ' reverse, pdf.render ,,' }).EXTERNAL_KINDS, [
+    'reverse',
+    'pdf.render',
+  ]);
+  for (const [raw, why] of [
+    ['noop', /built-in kind "noop"/],
+    ['a,simulate', /built-in kind "simulate"/],
+    ['a b', /kind names/],
+    ['-x', /kind names/],
+    ['a,a', /names "a" twice/],
+    [',', /at least one kind/],
+  ] as const) {
+    assert.throws(
+      () => loadConfig({ EXTERNAL_KINDS: raw }),
+      (err: unknown) =>
+        err instanceof InvalidConfigError && /^EXTERNAL_KINDS /.test(err.message) && why.test(err.message),
+      raw,
+    );
+  }
+  assert.throws(() => loadConfig({ EXTERNAL_LEASE_MS: '999' }), InvalidConfigError);
+});
