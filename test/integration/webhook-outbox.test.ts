@@ -1,7 +1,7 @@
 /**
  * The outbox of completion webhooks at the store: every statement that ends a task with a callback_url writes its
  * delivery in the same statement (settle, cancel of each state, reaper, orphaned run, shutdown), with the task
- * frozen as it is at that moment; statements that do not end a task, and tasks without a callback_url, write none.
+ * frozen as it is at that moment (external workers' complete, fail and expired leases too); statements that do not end a task, and tasks without a callback_url, write none.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -167,4 +167,37 @@ test('a task retried by hand and ended again gets a second delivery, with a webh
   const listed = await store.webhookDeliveriesOfTask(id);
   assert.equal(listed?.length, 2);
   assert.deepEqual(await store.webhookDeliveriesOfTask(randomUUID()), undefined);
+});
+
+test("an external worker's complete and fail, and the reaping of its expired lease, write the delivery", async () => {
+  const [done, failed, expired] = await store.taskInsertManyV1(
+    ['ext', 'ext', 'ext'].map((kind) => newV1Task(kind, { callbackUrl: CALLBACK })),
+  );
+  const leased = await store.taskLease(['ext'], 3, 60_000, 'box-1');
+  assert.equal(leased.length, 3);
+  const token = (id: string) => leased.find((l) => l.task.id === id)!.lease.token;
+
+  assert.equal((await store.taskLeaseComplete(done!.id, token(done!.id), '"ok"'))?.state, 'completed');
+  const noRetry = {
+    failure: 'error' as const,
+    result: 'boom',
+    retry: 'never' as const,
+    backoff: lost('never').backoff,
+  };
+  assert.equal((await store.taskLeaseFail(failed!.id, token(failed!.id), noRetry))?.state, 'failed');
+  await db.pool.query("UPDATE taskd.tasks SET lease_expires_at = now() - interval '1 second' WHERE id = $1", [
+    expired!.id,
+  ]);
+  assert.deepEqual((await store.taskReapExpiredLeases(lost('never'))).failed, [expired!.id]);
+
+  for (const [id, type] of [
+    [done!.id, 'task.completed'],
+    [failed!.id, 'task.failed'],
+    [expired!.id, 'task.failed'],
+  ] as const) {
+    const [d, ...more] = await deliveries(id);
+    assert.equal(more.length, 0, id);
+    assert.equal(d?.event, type);
+    assert.deepEqual(d?.payload.data, await store.taskGetRecord(id));
+  }
 });
