@@ -227,6 +227,25 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       typeof options.trustProxy === 'object' ? [...options.trustProxy] : (options.trustProxy ?? false),
   });
 
+  // ajv coerces a query-string number beyond what a double holds (`?limit=1e309`, `?wait=Infinity`) to Infinity,
+  // which then passes `minimum` and `maximum`: such a value is refused here, before the route's schema sees it.
+  app.addHook('preValidation', async (request) => {
+    const query = request.query as Record<string, unknown> | undefined;
+    const schema = request.routeOptions.schema?.querystring as
+      { properties?: Record<string, { type?: unknown }> } | undefined;
+    for (const [name, value] of Object.entries(query ?? {})) {
+      const type = schema?.properties?.[name]?.type;
+      if (type !== 'integer' && type !== 'number') continue;
+      for (const v of Array.isArray(value) ? value : [value]) {
+        if (typeof v === 'string' && Math.abs(Number(v)) === Infinity) {
+          throw new ApiError('INVALID_REQUEST', undefined, [
+            { path: `/querystring/${name}`, message: 'must be a finite number' },
+          ]);
+        }
+      }
+    }
+  });
+
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     // Draining: tell keep-alive clients to move on, so that no request is in flight on a connection when the

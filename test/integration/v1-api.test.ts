@@ -176,6 +176,19 @@ describe('v1 tasks over HTTP, on a real server process', () => {
     assert.deepEqual(none.body.tasks, []);
     assert.equal((await call('GET', '/v1/tasks?cursor=garbage')).body.code, 'invalid_request');
     assert.equal((await call('GET', '/v1/tasks?limit=501')).body.code, 'invalid_request');
+    // Numbers too large for a double become Infinity when the query string is coerced: still out of range.
+    for (const query of [
+      '/v1/tasks?limit=1e309',
+      '/v1/tasks?limit=Infinity',
+      `/v1/tasks/${made[0]}?wait=-1e999`,
+    ]) {
+      const refused = await call('GET', query);
+      assert.equal(refused.status, 400, query);
+      assert.equal(refused.body.code, 'invalid_request', query);
+    }
+    assert.equal((await call('POST', '/v1/tasks?wait=1e309', { kind: 'noop' })).status, 400);
+    // A text parameter may still say Infinity.
+    assert.equal((await call('GET', '/v1/tasks?kind=Infinity')).status, 200);
   });
 
   test('cancel ends a waiting task at once; a finished one answers 409; retry queues it again', async () => {
