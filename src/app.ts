@@ -9,6 +9,8 @@ import { createPool } from './db/pool.js';
 import { TaskStore } from './db/store.js';
 import { TaskService } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
+import { ChangeFeed } from './domain/change-feed.js';
+import { Operations } from './domain/operations.js';
 import { Engine } from './engine/engine.js';
 import { Heartbeat } from './engine/heartbeat.js';
 import { EventBus } from './events/bus.js';
@@ -218,11 +220,16 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       log.warn({ err: describeDbError(err) }, 'reading waited-on tasks failed; retrying'),
     );
     waiters.start();
+    // The dashboard's live updates: every task change, from the same notifications.
+    const feed = new ChangeFeed(notifier);
+    feed.start();
 
     // The listener starts before the engine so that the engine is stopped first on the way out.
     const server = await buildServer({
       service,
       waiters,
+      feed,
+      operations: new Operations(store, config.LEASE_MS),
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -250,6 +257,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // Released before the listener closes, which waits for every open request: waits answer with the task as
     // it is, and event streams end.
     acquire('waiters', () => waiters.close());
+    acquire('change feed', () => feed.close());
     checkpoint();
 
     let engine: Engine | undefined;

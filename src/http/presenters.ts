@@ -1,4 +1,4 @@
-import type { Attempt, QueueRow, TaskRecord } from '../db/store.js';
+import type { Attempt, QueueRow, TaskRecord, WorkerRow } from '../db/store.js';
 import { apiStatus, type TaskView } from '../domain/task.js';
 
 /** The original API's answer to POST /task/create. */
@@ -59,5 +59,19 @@ export function presentQueue(q: QueueRow) {
     concurrency: q.concurrency,
     counts: q.counts,
     oldest_queued_age_ms: q.oldest_queued_age_ms === null ? null : Math.round(q.oldest_queued_age_ms),
+  };
+}
+
+export function presentWorker(w: WorkerRow) {
+  return {
+    id: w.id,
+    host: w.host,
+    pid: w.pid,
+    concurrency: w.concurrency,
+    started_at: w.started_at,
+    last_heartbeat_at: w.last_heartbeat_at,
+    lease_expires_at: w.lease_expires_at,
+    running: w.running,
+    leader: w.leader,
   };
 }

@@ -23,11 +23,22 @@ import { taskRoutes } from './routes/tasks.js';
 import { v1QueueRoutes } from './routes/v1/queues.js';
 import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
+import { v1OperationsRoutes } from './routes/v1/operations.js';
+import { v1StreamRoutes } from './routes/v1/stream.js';
+import { uiRoutes } from './routes/ui.js';
+import type { ChangeFeed } from '../domain/change-feed.js';
+import type { Operations } from '../domain/operations.js';
 
 export interface ServerOptions {
   service: TaskService;
   /** Set: `?wait=` long-polls and the event streams of tasks are served. */
   waiters?: TaskWaiters | undefined;
+  /** Set: `GET /v1/stream`, every task change as Server-Sent Events. */
+  feed?: ChangeFeed | undefined;
+  /** Set: `GET /v1/stats` and `GET /v1/workers`. */
+  operations?: Operations | undefined;
+  /** Where the dashboard's built files are (dist/ui of the package unless given). */
+  uiDir?: string | undefined;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -109,6 +120,10 @@ const OPENAPI_BASE = {
     { name: 'tasks', description: 'v1 tasks: create, read, list, cancel, retry.' },
     { name: 'queues', description: 'v1 queues: counts, pause, concurrency limits.' },
     { name: 'kinds', description: 'The kinds of task this service runs.' },
+    {
+      name: 'operations',
+      description: 'For operators and the dashboard: throughput and latency, workers, live changes.',
+    },
     {
       name: 'original API',
       description: 'The two endpoints of the original API; their shapes are a contract.',
@@ -243,7 +258,10 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1TaskRoutes(app, service, options.waiters);
   if (options.waiters) v1EventRoutes(app, options.waiters);
   v1QueueRoutes(app, service);
+  if (options.operations) v1OperationsRoutes(app, service, options.operations);
+  if (options.feed) v1StreamRoutes(app, options.feed);
   healthRoutes(app, service);
+  await uiRoutes(app, options.uiDir);
 
   app.setNotFoundHandler((request, reply) => {
     // A known path asked with another method: 405, with the methods its routes answer (HEAD comes with GET).
