@@ -33,9 +33,9 @@ export interface ServerOptions {
   service: TaskService;
   /** Set: `?wait=` long-polls and the event streams of tasks are served. */
   waiters?: TaskWaiters | undefined;
-  /** Set: `GET /v1/stream`, every task change as Server-Sent Events. */
+  /** `GET /v1/stream`, every task change as Server-Sent Events (the app always gives it). */
   feed?: ChangeFeed | undefined;
-  /** Set: `GET /v1/stats` and `GET /v1/workers`. */
+  /** `GET /v1/stats` and `GET /v1/workers` (the app always gives it). */
   operations?: Operations | undefined;
   /** Where the dashboard's built files are (dist/ui of the package unless given). */
   uiDir?: string | undefined;
@@ -146,6 +146,12 @@ const OPENAPI_BASE = {
   },
   security: [{ bearer: [] }],
 };
+
+/** A part a route needs that this server was built without (an app built only to describe the API). */
+function need<T>(part: T | undefined, name: string): T {
+  if (part === undefined) throw new Error(`this server was built without its ${name}`);
+  return part;
+}
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -258,8 +264,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1TaskRoutes(app, service, options.waiters);
   if (options.waiters) v1EventRoutes(app, options.waiters);
   v1QueueRoutes(app, service);
-  if (options.operations) v1OperationsRoutes(app, service, options.operations);
-  if (options.feed) v1StreamRoutes(app, options.feed);
+  // Registered whatever is given, so that the API's description always lists them (the app gives both).
+  v1OperationsRoutes(app, service, () => need(options.operations, 'operations'));
+  v1StreamRoutes(app, () => need(options.feed, 'change feed'));
   healthRoutes(app, service);
   await uiRoutes(app, options.uiDir);
 

@@ -6,7 +6,11 @@ import { presentWorker } from '../../presenters.js';
 import { BULK_LIMIT, BulkBody, BulkResult, errorResponses, Stats, StatsQuery, Workers } from '../../schemas.js';
 
 /** What an operator watches and does across many tasks: throughput and latency, the workers, bulk actions. */
-export function v1OperationsRoutes(fastify: FastifyInstance, service: TaskService, operations: Operations): void {
+export function v1OperationsRoutes(
+  fastify: FastifyInstance,
+  service: TaskService,
+  operations: () => Operations,
+): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
   app.get(
@@ -23,7 +27,7 @@ export function v1OperationsRoutes(fastify: FastifyInstance, service: TaskServic
         response: { 200: Stats, ...errorResponses({ 400: ['invalid_request'] }) },
       },
     },
-    async (request) => operations.stats(request.query.window ?? STATS_WINDOW.default),
+    async (request) => operations().stats(request.query.window ?? STATS_WINDOW.default),
   );
 
   app.get(
@@ -36,7 +40,7 @@ export function v1OperationsRoutes(fastify: FastifyInstance, service: TaskServic
         response: { 200: Workers, ...errorResponses({}) },
       },
     },
-    async () => ({ workers: (await operations.workers()).map(presentWorker) }),
+    async () => ({ workers: (await operations().workers()).map(presentWorker) }),
   );
 
   app.post(

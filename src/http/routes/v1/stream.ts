@@ -13,7 +13,7 @@ import { SSE_PING_MS } from './events.js';
  * quiet stream. A socket that cannot take more (a stalled client) gets no further messages until it drains:
  * the next message after that says `reset`.
  */
-export function v1StreamRoutes(app: FastifyInstance, feed: ChangeFeed): void {
+export function v1StreamRoutes(app: FastifyInstance, feedOf: () => ChangeFeed): void {
   app.get(
     '/v1/stream',
     {
@@ -30,6 +30,7 @@ export function v1StreamRoutes(app: FastifyInstance, feed: ChangeFeed): void {
       },
     },
     async (request, reply) => {
+      const feed = feedOf();
       const res = reply.raw;
       let ended = false;
       let stalled = false;
