@@ -501,10 +501,10 @@ const SQL = {
              greatest(0, extract(epoch FROM started_at - coalesce(run_at, created_at)) * 1000)::float8 AS pickup_ms,
              greatest(0, extract(epoch FROM finished_at - started_at) * 1000)::float8 AS run_ms
       FROM taskd.tasks
-      WHERE finished_at IS NOT NULL AND finished_at >= now() - $1 * interval '1 second'
+      WHERE finished_at IS NOT NULL AND finished_at >= now() - $1::int * interval '1 second'
     )
-    SELECT ${iso("date_bin($2 * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00')")} AS start,
-           grouping(date_bin($2 * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00'))::int AS total,
+    SELECT ${iso("(date_bin($2::int * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00'))")} AS start,
+           grouping(date_bin($2::int * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00'))::int AS total,
            count(*) FILTER (WHERE state = 'completed')::int AS completed,
            count(*) FILTER (WHERE state = 'failed')::int AS failed,
            count(*) FILTER (WHERE state = 'cancelled')::int AS cancelled,
@@ -513,7 +513,7 @@ const SQL = {
            percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms) AS run_p50_ms,
            percentile_cont(0.95) WITHIN GROUP (ORDER BY run_ms) AS run_p95_ms
     FROM finished
-    GROUP BY GROUPING SETS ((date_bin($2 * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00')), ())
+    GROUP BY GROUPING SETS ((date_bin($2::int * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00')), ())
     ORDER BY total DESC, start`,
 
   // Every registered worker process, with the tasks it runs now (tasks_running_owner serves the count) and
@@ -521,7 +521,7 @@ const SQL = {
   // was LEASE_MS ($1, as this process is configured) before it.
   workerList: `
     SELECT w.id, w.host, w.pid, w.concurrency, ${iso('w.started_at')} AS started_at,
-           ${iso("w.expires_at - $1 * interval '1 millisecond'")} AS last_heartbeat_at,
+           ${iso("(w.expires_at - $1::int * interval '1 millisecond')")} AS last_heartbeat_at,
            ${iso('w.expires_at')} AS lease_expires_at,
            (SELECT count(*)::int FROM taskd.tasks t WHERE t.state = 'running' AND t.owner = w.id) AS running,
            EXISTS (SELECT 1 FROM taskd.leader l WHERE l.worker_id = w.id AND l.expires_at > now()) AS leader
@@ -1126,7 +1126,9 @@ export class TaskStore {
 
   /** Cancels up to `filter.limit` unfinished tasks matching it; returns how many. */
   async taskBulkCancel(filter: BulkFilter, message: string): Promise<number> {
-    return (await this.rows<{ n: number }>('taskBulkCancel', [...this.bulkValues(filter), message]))[0]?.n ?? 0;
+    return (
+      (await this.rows<{ n: number }>('taskBulkCancel', [...this.bulkValues(filter), message]))[0]?.n ?? 0
+    );
   }
 
   /** Queues again up to `filter.limit` failed or cancelled tasks matching it; returns how many. */

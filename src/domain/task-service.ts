@@ -232,7 +232,11 @@ export class TaskService {
    */
   async bulk(
     action: BulkAction,
-    filter: { states?: readonly TaskState[] | undefined; kind?: string | undefined; queue?: string | undefined },
+    filter: {
+      states?: readonly TaskState[] | undefined;
+      kind?: string | undefined;
+      queue?: string | undefined;
+    },
     limit: number,
     dryRun: boolean,
   ): Promise<number> {

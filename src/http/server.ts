@@ -268,7 +268,6 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1OperationsRoutes(app, service, () => need(options.operations, 'operations'));
   v1StreamRoutes(app, () => need(options.feed, 'change feed'));
   healthRoutes(app, service);
-  await uiRoutes(app, options.uiDir);
 
   app.setNotFoundHandler((request, reply) => {
     // A known path asked with another method: 405, with the methods its routes answer (HEAD comes with GET).
@@ -319,6 +318,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     request.log.error({ err, url: request.url, method: request.method }, 'internal error');
     return reply.code(500).send({ ...errorBody(request, 'INTERNAL'), request_id: request.id });
   });
+
+  // Last: registering a plugin loads what was registered before it, and the routes must have the handlers above.
+  await uiRoutes(app, options.uiDir);
 
   return app;
 }

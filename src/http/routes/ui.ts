@@ -23,7 +23,10 @@ export async function uiRoutes(app: FastifyInstance, root: string = DEFAULT_UI_D
     // A checkout that was never built (`npm run build` builds the dashboard): say so rather than 404 in silence.
     app.get('/ui/*', { schema: { hide: true } }, (request, reply) => {
       request.log.warn({ root }, 'the dashboard is not built: run npm run build');
-      return reply.code(404).type('text/plain; charset=utf-8').send('The dashboard is not built: run npm run build.\n');
+      return reply
+        .code(404)
+        .type('text/plain; charset=utf-8')
+        .send('The dashboard is not built: run npm run build.\n');
     });
     return;
   }

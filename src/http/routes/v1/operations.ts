@@ -3,7 +3,15 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { STATS_WINDOW, type Operations } from '../../../domain/operations.js';
 import type { TaskService } from '../../../domain/task-service.js';
 import { presentWorker } from '../../presenters.js';
-import { BULK_LIMIT, BulkBody, BulkResult, errorResponses, Stats, StatsQuery, Workers } from '../../schemas.js';
+import {
+  BULK_LIMIT,
+  BulkBody,
+  BulkResult,
+  errorResponses,
+  Stats,
+  StatsQuery,
+  Workers,
+} from '../../schemas.js';
 
 /** What an operator watches and does across many tasks: throughput and latency, the workers, bulk actions. */
 export function v1OperationsRoutes(
