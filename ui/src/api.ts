@@ -84,22 +84,23 @@ export function describedPaths(): Promise<ReadonlySet<string>> {
 
 /**
  * Calls an endpoint this build's typed client does not know yet (health, deliveries, schedules) when the server
- * describes it: `undefined` when it does not, or answers 404 for the path itself.
+ * describes it: `null` when it does not, or answers 404 for the path itself (null, not undefined: a query's
+ * data may not be undefined).
  */
 export async function optionalCall<T>(
   token: string | undefined,
   describedAs: string,
   path: string,
   init: RequestInit = {},
-): Promise<T | undefined> {
-  if (!(await describedPaths()).has(describedAs)) return undefined;
+): Promise<T | null> {
+  if (!(await describedPaths()).has(describedAs)) return null;
   const headers = new Headers(init.headers);
   if (token) headers.set('authorization', `Bearer ${token}`);
   if (init.body) headers.set('content-type', 'application/json');
   const res = await fetch(path, { ...init, headers });
   if (res.status === 401) throw new Unauthorized();
   const body = (await res.json().catch(() => ({}))) as T & { error?: string; code?: string };
-  if (res.status === 404 && (body.code === 'not_found' || body.code === undefined)) return undefined;
+  if (res.status === 404 && (body.code === 'not_found' || body.code === undefined)) return null;
   if (!res.ok) throw new ApiFailure(body.error ?? `HTTP ${res.status}`, res.status, body.code);
   return body;
 }

@@ -166,5 +166,6 @@ function Health() {
 function formatValue(v: unknown): string {
   if (v === null || v === undefined) return '—';
   if (typeof v === 'number') return Number.isInteger(v) ? String(v) : v.toFixed(2);
-  return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  if (typeof v === 'string' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
 }
