@@ -61,8 +61,9 @@ function inputs() {
     }
   };
   walk('src');
-  // The dashboard (ui/, built by Vite into dist/ui/): its sources, page, styles and build config.
-  walk('ui');
+  // The dashboard (ui/, built by Vite into dist/ui/): its sources, page, styles and build config. A copy of the
+  // service without it (the service alone) builds without it.
+  if (existsSync(path.join(ROOT, 'ui'))) walk('ui');
   return found;
 }
 
@@ -155,6 +156,7 @@ function main(argv) {
     return result.status || 1;
   }
   // The dashboard, by Vite (a devDependency like TypeScript): into dist/ui/.
+  if (!existsSync(path.join(ROOT, 'ui'))) return record(current);
   const vite = vitePath();
   if (!vite) {
     console.error('build-if-stale: Vite is not installed: run npm ci');
@@ -170,6 +172,11 @@ function main(argv) {
     );
     return ui.status || 1;
   }
+  return record(current);
+}
+
+/** Notes the inputs of a successful build. */
+function record(current) {
   mkdirSync(DIST, { recursive: true });
   // Written whole and renamed into place: a build interrupted here leaves no half record to be trusted.
   const tmp = `${RECORD}.${process.pid}.tmp`;
