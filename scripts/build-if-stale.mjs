@@ -1,5 +1,6 @@
 /**
- * `npm start`, `npm run migrate`, `npm test` and `npm ci` (prepare) compile src/ to dist/ through this script, and
+ * `npm start`, `npm run migrate`, `npm test` and `npm ci` (prepare) compile src/ to dist/ (and the dashboard, ui/,
+ * to dist/ui/ with Vite) through this script, and
  * only when the sources changed since the last successful build: the compiler takes seconds and is the largest
  * process of the tree, and restarts (crash recovery, autoscaling, tests) should not pay for it.
  *
@@ -11,7 +12,7 @@
  * Plain JavaScript on purpose: no tsx, no tsc, nothing loaded beyond Node itself when dist/ is fresh.
  *
  * What "stale" means: dist/.build-inputs.json records, for every input (the TypeScript and JSON files under src/,
- * tsconfig*.json, package.json, package-lock.json), its modification time and size as they were when the last
+ * the dashboard's files under ui/, tsconfig*.json, package.json, package-lock.json), its modification time and size as they were when the last
  * successful compile started. Any difference (an edited or touched file, one added, removed or renamed), a
  * missing record or a missing dist/*.js for a source means stale. The record is taken before the compile, so an
  * edit made while it runs shows up as a difference next time; it is written only when the compiler succeeds,
@@ -38,6 +39,8 @@ const RECORD = path.join(DIST, '.build-inputs.json');
 const TSCONFIG = 'tsconfig.build.json';
 // What tsc reads under src/ (sources, declarations, JSON modules); editor swap and backup files are not inputs.
 const SOURCE = /\.(?:[cm]?ts|json)$/;
+// What Vite reads under ui/.
+const UI_SOURCE = /\.(?:[cm]?[jt]sx?|json|css|html)$/;
 
 /** Every input, relative to the root (with / separators), mapped to "mtime in ns:size". */
 function inputs() {
@@ -54,15 +57,19 @@ function inputs() {
       if (entry.name.startsWith('.')) continue;
       const rel = path.join(dir, entry.name);
       if (entry.isDirectory()) walk(rel);
-      else if (SOURCE.test(entry.name)) add(rel);
+      else if ((dir.startsWith('ui') ? UI_SOURCE : SOURCE).test(entry.name)) add(rel);
     }
   };
   walk('src');
+  // The dashboard (ui/, built by Vite into dist/ui/): its sources, page, styles and build config. A copy of the
+  // service without it (the service alone) builds without it.
+  if (existsSync(path.join(ROOT, 'ui'))) walk('ui');
   return found;
 }
 
 /** The compiled file a source must have produced, or undefined for inputs that produce none. */
 function outputOf(rel) {
+  if (rel.startsWith('ui/')) return 'dist/ui/index.html';
   if (!rel.startsWith('src/') || rel.endsWith('.d.ts')) return undefined;
   const out = rel.replace(/^src\//, 'dist/');
   if (out.endsWith('.mts')) return out.replace(/\.mts$/, '.mjs');
@@ -102,6 +109,18 @@ function compilerPath() {
   }
 }
 
+function vitePath() {
+  try {
+    return path.join(
+      path.dirname(createRequire(import.meta.url).resolve('vite/package.json')),
+      'bin',
+      'vite.js',
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 function main(argv) {
   const known = new Set(['--check', '--optional']);
   const unknown = argv.filter((a) => !known.has(a));
@@ -136,6 +155,28 @@ function main(argv) {
     );
     return result.status || 1;
   }
+  // The dashboard, by Vite (a devDependency like TypeScript): into dist/ui/.
+  if (!existsSync(path.join(ROOT, 'ui'))) return record(current);
+  const vite = vitePath();
+  if (!vite) {
+    console.error('build-if-stale: Vite is not installed: run npm ci');
+    return 1;
+  }
+  const ui = spawnSync(process.execPath, [vite, 'build', '--config', 'ui/vite.config.mjs'], {
+    cwd: ROOT,
+    stdio: 'inherit',
+  });
+  if (ui.status !== 0) {
+    console.error(
+      `build-if-stale: the dashboard's build failed (${ui.status ?? ui.signal}); dist/ not recorded`,
+    );
+    return ui.status || 1;
+  }
+  return record(current);
+}
+
+/** Notes the inputs of a successful build. */
+function record(current) {
   mkdirSync(DIST, { recursive: true });
   // Written whole and renamed into place: a build interrupted here leaves no half record to be trusted.
   const tmp = `${RECORD}.${process.pid}.tmp`;

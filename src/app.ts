@@ -10,6 +10,8 @@ import { TaskStore } from './db/store.js';
 import { ExternalWorkers } from './domain/external-workers.js';
 import { TaskService, type KindInfo } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
+import { ChangeFeed } from './domain/change-feed.js';
+import { Operations } from './domain/operations.js';
 import { Engine } from './engine/engine.js';
 import { Heartbeat } from './engine/heartbeat.js';
 import { EventBus } from './events/bus.js';
@@ -321,6 +323,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       log.warn({ err: describeDbError(err) }, 'reading waited-on tasks failed; retrying'),
     );
     waiters.start();
+    // The dashboard's live updates: every task change, from the same notifications.
+    const feed = new ChangeFeed(notifier);
+    feed.start();
 
     // Every instance ticks, API-only ones too: the database lets one instance through per tick.
     const schedules = new ScheduleService(store, service);
@@ -340,6 +345,8 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       waiters,
       schedules,
       workers,
+      feed,
+      operations: new Operations(store, config.LEASE_MS),
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,
@@ -372,6 +379,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     acquire('waiters', () => waiters.close());
     // Likewise waiting claims answer at once (with no task), rather than holding the listener's close.
     acquire('external workers', () => workers.close());
+    acquire('change feed', () => feed.close());
     checkpoint();
 
     let engine: Engine | undefined;

@@ -3900,6 +3900,578 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/v1/stats': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Throughput and latency of recently finished tasks
+     * @description Tasks that finished within the last `window` seconds, counted by final state, with the median and 95th percentile of their pickup latency (ready to started) and run time, over the whole window and per bucket (a sixtieth of the window, at least a minute).
+     */
+    get: {
+      parameters: {
+        query?: {
+          /** @description Seconds back from now: tasks that finished within them. */
+          window?: number;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              window_s: number;
+              /** @description Width of each bucket, seconds. */
+              bucket_s: number;
+              totals: {
+                completed: number;
+                failed: number;
+                cancelled: number;
+                /** @description From when the task could run (run_at) to its last start. */
+                pickup_ms: {
+                  p50: null | number;
+                  p95: null | number;
+                };
+                /** @description From its last start to its end. */
+                run_ms: {
+                  p50: null | number;
+                  p95: null | number;
+                };
+              };
+              /** @description Oldest first; only buckets in which any task finished. */
+              buckets: {
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                start: string;
+                completed: number;
+                failed: number;
+                cancelled: number;
+                /** @description From when the task could run (run_at) to its last start. */
+                pickup_ms: {
+                  p50: null | number;
+                  p95: null | number;
+                };
+                /** @description From its last start to its end. */
+                run_ms: {
+                  p50: null | number;
+                  p95: null | number;
+                };
+              }[];
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/workers': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The worker processes sharing the database
+     * @description Every registered instance, the tasks it runs now, and which one leads the maintenance.
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              workers: {
+                /** Format: uuid */
+                id: string;
+                host: string;
+                pid: number;
+                concurrency: null | number;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                started_at: string;
+                /**
+                 * Format: date-time
+                 * @description Told from the lease: its end less LEASE_MS.
+                 */
+                last_heartbeat_at: string;
+                /**
+                 * Format: date-time
+                 * @description RFC 3339, UTC, microseconds
+                 */
+                lease_expires_at: string;
+                /** @description Tasks it runs now. */
+                running: number;
+                /** @description Runs the maintenance for all (reaper, promoter, retention). */
+                leader: boolean;
+              }[];
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/tasks/bulk': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Retry or cancel every task matching a filter
+     * @description At most `limit` (≤ 1000) tasks, oldest first, in one statement: a retry queues failed and cancelled tasks again, a cancel ends the unfinished ones (running handlers are told to stop). Tasks being changed at that very moment are left out. `dry_run` only counts them.
+     */
+    post: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody: {
+        content: {
+          'application/json': {
+            /** @enum {unknown} */
+            action: 'retry' | 'cancel';
+            filter?: {
+              state?: ('scheduled' | 'queued' | 'running' | 'completed' | 'failed' | 'cancelled')[];
+              kind?: string;
+              queue?: string;
+            };
+            /** @default 1000 */
+            limit?: number;
+            /** @description Only count the tasks the action would touch. */
+            dry_run?: boolean;
+          };
+        };
+      };
+      responses: {
+        /** @description Default Response */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @enum {unknown} */
+              action: 'retry' | 'cancel';
+              dry_run: boolean;
+              /** @description Tasks retried or cancelled (with dry_run: that would be). */
+              count: number;
+            };
+          };
+        };
+        /** @description `invalid_request`: The request does not match its schema; `details` says where. */
+        400: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'invalid_request';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/v1/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Every task change, as Server-Sent Events
+     * @description `event: changed` `{"ids": [...] | null}`, `event: created` `{}`, `event: reset` `{}` (look at everything again); ends when the instance shuts down. A few per instance at once (429 beyond).
+     */
+    get: {
+      parameters: {
+        query?: never;
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        /** @description text/event-stream */
+        200: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': string;
+          };
+        };
+        /** @description `unauthorized`: API_TOKENS is set and the request has no valid `Authorization: Bearer` token. */
+        401: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'unauthorized';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `rate_limited`: Too many requests from this client address; see `Retry-After`. */
+        429: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'rate_limited';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `internal`: An unexpected error; `request_id` names it in the log. */
+        500: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'internal';
+              request_id?: string;
+            };
+          };
+        };
+        /** @description `shutting_down`: The instance is draining for shutdown; try another. `database_unavailable`: The database cannot be reached; retry later. */
+        503: {
+          headers: {
+            [name: string]: unknown;
+          };
+          content: {
+            'application/json': {
+              /** @description A message for people; match on `code`, not on this. */
+              error: string;
+              detail?: string;
+              /** @description Where the request is wrong, for the codes that say. */
+              details?: unknown;
+              /** @enum {unknown} */
+              code: 'shutting_down' | 'database_unavailable';
+              request_id?: string;
+            };
+          };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/healthz': {
     parameters: {
       query?: never;

@@ -841,6 +841,106 @@ const SQL = {
     ), announced AS (${announce('inserted')})
     SELECT (SELECT count(*) FROM advanced)::int AS advanced, inserted.*
     FROM (SELECT 1) one LEFT JOIN inserted ON true LEFT JOIN woken ON true, ${announced}`,
+
+  // ---- operations: the dashboard's reads and bulk actions ----
+
+  // Throughput and latency of the tasks that finished within the last $1 seconds, in buckets of $2 seconds, and
+  // over the whole window (the row whose bucket is null), in one statement. The range on finished_at is served by
+  // the partial index tasks_finished_at (hence the explicit IS NOT NULL): only the window's rows are read.
+  // Pickup: from when the task could run (run_at; created_at for the original API's) to its last start; run:
+  // from that start to its end. A task cancelled before it ever started counts, and has neither.
+  taskStats: `
+    WITH finished AS (
+      SELECT state::text AS state, finished_at,
+             greatest(0, extract(epoch FROM started_at - coalesce(run_at, created_at)) * 1000)::float8 AS pickup_ms,
+             greatest(0, extract(epoch FROM finished_at - started_at) * 1000)::float8 AS run_ms
+      FROM taskd.tasks
+      WHERE finished_at IS NOT NULL AND finished_at >= now() - $1::int * interval '1 second'
+    )
+    SELECT ${iso("(date_bin($2::int * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00'))")} AS start,
+           grouping(date_bin($2::int * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00'))::int AS total,
+           count(*) FILTER (WHERE state = 'completed')::int AS completed,
+           count(*) FILTER (WHERE state = 'failed')::int AS failed,
+           count(*) FILTER (WHERE state = 'cancelled')::int AS cancelled,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY pickup_ms) AS pickup_p50_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY pickup_ms) AS pickup_p95_ms,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY run_ms) AS run_p50_ms,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY run_ms) AS run_p95_ms
+    FROM finished
+    GROUP BY GROUPING SETS ((date_bin($2::int * interval '1 second', finished_at, timestamptz '2000-01-01 00:00:00+00')), ())
+    ORDER BY total DESC, start`,
+
+  // Every registered worker process, with the tasks it runs now (tasks_running_owner serves the count) and
+  // whether it holds the maintenance leadership. A heartbeat sets expires_at to now() + LEASE_MS, so the last one
+  // was LEASE_MS ($1, as this process is configured) before it.
+  workerList: `
+    SELECT w.id, w.host, w.pid, w.concurrency, ${iso('w.started_at')} AS started_at,
+           ${iso("(w.expires_at - $1::int * interval '1 millisecond')")} AS last_heartbeat_at,
+           ${iso('w.expires_at')} AS lease_expires_at,
+           (SELECT count(*)::int FROM taskd.tasks t WHERE t.state = 'running' AND t.owner = w.id) AS running,
+           EXISTS (SELECT 1 FROM taskd.leader l WHERE l.worker_id = w.id AND l.expires_at > now()) AS leader
+    FROM taskd.workers w
+    ORDER BY w.started_at, w.id`,
+
+  // How many tasks a bulk action would touch: those in the states $1 matching the filter, at most $4.
+  taskBulkCount: `
+    SELECT count(*)::int AS n FROM (
+      SELECT 1 FROM taskd.tasks
+      WHERE state = ANY($1::taskd.task_state[])
+        AND ($2::text IS NULL OR handler = $2)
+        AND ($3::text IS NULL OR queue = $3)
+      LIMIT $4
+    ) matching`,
+
+  // Bulk cancel: like taskCancel (an external worker's lease ends too, and the completion webhook is written), for
+  // up to $4 tasks in the states $1 (only unfinished ones are passed) matching the filter, oldest first. SKIP LOCKED: a task being ended or claimed right now is left out rather than
+  // waited for. Each running one's runner is told to abort, wherever it runs.
+  taskBulkCancel: `
+    WITH picked AS (
+      SELECT id, state FROM taskd.tasks
+      WHERE state = ANY($1::taskd.task_state[])
+        AND ($2::text IS NULL OR handler = $2)
+        AND ($3::text IS NULL OR queue = $3)
+      ORDER BY seq
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ), cancelled AS (
+      UPDATE taskd.tasks t
+      SET state = 'cancelled', failure = 'cancelled', result = $5, finished_at = now(), ${leaseEnded},
+          history = CASE WHEN p.state = 'running' THEN t.history || jsonb_build_array(jsonb_build_object(
+            'attempt', t.attempt, 'worker_id', ${runHolder('t')}, 'started_at', ${iso('t.started_at')},
+            'finished_at', ${iso('now()')}, 'outcome', 'cancelled',
+            'error', jsonb_build_object('type', 'cancelled', 'message', $5::text))) ELSE t.history END
+      FROM picked p
+      WHERE t.id = p.id
+      RETURNING t.id, p.state::text AS before, ${OUTBOX_RETURNING}
+    ), outboxed AS (${outbox('cancelled')}
+    ), told AS (
+      SELECT pg_notify('${CHANNELS.taskCancelled}', id::text) FROM cancelled WHERE before = 'running'
+    ), announced AS (${announce('cancelled')})
+    SELECT (SELECT count(*)::int FROM cancelled) AS n, (SELECT count(*) FROM told) AS told_, ${announced}`,
+
+  // Bulk retry: like taskRetry, for up to $4 failed or cancelled tasks matching the filter, oldest first.
+  taskBulkRetry: `
+    WITH picked AS (
+      SELECT id FROM taskd.tasks
+      WHERE state = ANY($1::taskd.task_state[])
+        AND ($2::text IS NULL OR handler = $2)
+        AND ($3::text IS NULL OR queue = $3)
+      ORDER BY seq
+      LIMIT $4
+      FOR UPDATE SKIP LOCKED
+    ), retried AS (
+      UPDATE taskd.tasks t
+      SET state = 'queued', failure = NULL, result = '', output = NULL, finished_at = NULL, owner = NULL,
+          started_at = NULL, run_at = now(), attempt_base = t.attempt
+      FROM picked p
+      WHERE t.id = p.id
+      RETURNING t.id
+    ), woken AS (
+      SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM retried HAVING count(*) > 0
+    ), announced AS (${announce('retried')})
+    SELECT (SELECT count(*)::int FROM retried) AS n, (SELECT count(*) FROM woken) AS woken_, ${announced}`,
 } as const;
 
 export type StatementName = keyof typeof SQL;
@@ -855,6 +955,10 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskSettleMany',
   'taskProgressMany',
   'taskList',
+  'taskStats',
+  'taskBulkCount',
+  'taskBulkCancel',
+  'taskBulkRetry',
 ]);
 
 /** A schedule as v1 presents it (see SCHEDULE); `next_runs` is computed by the service. */
@@ -995,6 +1099,42 @@ export interface QueueRow {
   concurrency: number | null;
   counts: Partial<Record<TaskState, number>>;
   oldest_queued_age_ms: number | null;
+}
+
+/** Finished tasks of one bucket of time (or of the whole window), and their latencies in ms (null: none). */
+export interface StatsRow {
+  /** The bucket's start; for the whole window, the start of its first bucket (ignored). */
+  start: string | null;
+  /** 1 for the row of the whole window. */
+  total: number;
+  completed: number;
+  failed: number;
+  cancelled: number;
+  pickup_p50_ms: number | null;
+  pickup_p95_ms: number | null;
+  run_p50_ms: number | null;
+  run_p95_ms: number | null;
+}
+
+/** A registered worker process. */
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: number;
+  concurrency: number | null;
+  started_at: string;
+  last_heartbeat_at: string;
+  lease_expires_at: string;
+  running: number;
+  leader: boolean;
+}
+
+/** Which tasks a bulk action is for: the states it applies to (already narrowed by the action), and filters. */
+export interface BulkFilter {
+  states: readonly TaskState[];
+  kind?: string | undefined;
+  queue?: string | undefined;
+  limit: number;
 }
 
 /** A decision for one run, fenced by the claim it was made under. */
@@ -1610,6 +1750,37 @@ export class TaskStore {
     const rows = await this.rows<DeliveryRecord & { task_id: string }>('webhookDeliveriesOfTask', [taskId]);
     if (rows.length === 0) return undefined;
     return rows.filter((r) => r.webhook_id !== null).map(({ task_id: _task, ...d }) => d);
+  }
+
+  /** Finished tasks of the last `windowS` seconds: the whole window's row first, then each bucket, oldest first. */
+  async taskStats(windowS: number, bucketS: number): Promise<StatsRow[]> {
+    return this.rows<StatsRow>('taskStats', [windowS, bucketS]);
+  }
+
+  /** Every registered worker; `leaseMs` is this process's LEASE_MS, from which the last heartbeat is told. */
+  async workerList(leaseMs: number): Promise<WorkerRow[]> {
+    return this.rows<WorkerRow>('workerList', [leaseMs]);
+  }
+
+  private bulkValues(filter: BulkFilter): unknown[] {
+    return [filter.states, filter.kind ?? null, filter.queue ?? null, filter.limit];
+  }
+
+  /** How many tasks `filter` matches, at most its limit. */
+  async taskBulkCount(filter: BulkFilter): Promise<number> {
+    return (await this.rows<{ n: number }>('taskBulkCount', this.bulkValues(filter)))[0]?.n ?? 0;
+  }
+
+  /** Cancels up to `filter.limit` unfinished tasks matching it; returns how many. */
+  async taskBulkCancel(filter: BulkFilter, message: string): Promise<number> {
+    return (
+      (await this.rows<{ n: number }>('taskBulkCancel', [...this.bulkValues(filter), message]))[0]?.n ?? 0
+    );
+  }
+
+  /** Queues again up to `filter.limit` failed or cancelled tasks matching it; returns how many. */
+  async taskBulkRetry(filter: BulkFilter): Promise<number> {
+    return (await this.rows<{ n: number }>('taskBulkRetry', this.bulkValues(filter)))[0]?.n ?? 0;
   }
 
   async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions): Promise<number> {

@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../db/errors.js';
 import type {
   Attempt,
   DeliveryRecord,
+  BulkFilter,
   NewTask,
   NewTaskV1,
   QueueRow,
@@ -15,8 +16,17 @@ import { fingerprint, newTaskFromBody, type CreateBody } from './create-request.
 import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
 import { FAILURE_MESSAGES } from './outcome.js';
-import type { TaskView } from './task.js';
+import type { TaskState, TaskView } from './task.js';
 import type { InputValidator } from '../handlers/registry.js';
+
+/** What a bulk action does to the tasks matching its filter. */
+export type BulkAction = 'retry' | 'cancel';
+
+/** The states each bulk action applies to: a retry to the ended-badly tasks, a cancel to the unfinished ones. */
+const BULK_STATES: Record<BulkAction, readonly TaskState[]> = {
+  retry: ['failed', 'cancelled'],
+  cancel: ['scheduled', 'queued', 'running'],
+};
 
 export interface TaskServiceOptions {
   defaultHandler: string;
@@ -303,6 +313,31 @@ export class TaskService {
     if (task) return task;
     await this.getV1(id); // 404 when there is no such task
     throw new ApiError('TASK_NOT_RETRYABLE');
+  }
+
+  /**
+   * Retries or cancels every task matching `filter` that the action applies to (retry: failed or cancelled;
+   * cancel: not yet finished), at most `limit` of them, oldest first, in one statement. `dryRun` only counts
+   * them, so that a person can be asked to confirm the number first.
+   */
+  async bulk(
+    action: BulkAction,
+    filter: {
+      states?: readonly TaskState[] | undefined;
+      kind?: string | undefined;
+      queue?: string | undefined;
+    },
+    limit: number,
+    dryRun: boolean,
+  ): Promise<number> {
+    const applicable = BULK_STATES[action];
+    const states = filter.states?.length ? applicable.filter((s) => filter.states!.includes(s)) : applicable;
+    if (states.length === 0) return 0;
+    const bulkFilter: BulkFilter = { states, kind: filter.kind, queue: filter.queue, limit };
+    if (dryRun) return this.store.taskBulkCount(bulkFilter);
+    return action === 'retry'
+      ? this.store.taskBulkRetry(bulkFilter)
+      : this.store.taskBulkCancel(bulkFilter, FAILURE_MESSAGES.cancelled);
   }
 
   async queues(): Promise<QueueRow[]> {

@@ -14,6 +14,14 @@ export function isApiDescription(path: string): boolean {
   return path === '/openapi.json' || path === '/docs' || path.startsWith('/docs/');
 }
 
+/**
+ * The dashboard's static files (/ui/ and its assets) need no token either: they carry no data, and a browser
+ * navigating to /ui/ cannot send a bearer token. The page asks for one and sends it with every API call.
+ */
+export function isDashboardAsset(path: string): boolean {
+  return path === '/ui' || path.startsWith('/ui/');
+}
+
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
 }
@@ -33,7 +41,7 @@ export function requireBearerTokens(
   const open = new Set([...PUBLIC_PATHS, ...alsoPublic]);
   app.addHook('onRequest', async (request, reply) => {
     const path = request.url.split('?', 1)[0]!;
-    if (open.has(path) || isApiDescription(path)) return;
+    if (open.has(path) || isApiDescription(path) || isDashboardAsset(path)) return;
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer ([^\s]+)$/i.exec(header.trim()) : null;
     let ok = false;

@@ -1,4 +1,4 @@
-import type { Attempt, DeliveryRecord, QueueRow, TaskRecord } from '../db/store.js';
+import type { Attempt, DeliveryRecord, QueueRow, TaskRecord, WorkerRow } from '../db/store.js';
 import { apiStatus, type TaskView } from '../domain/task.js';
 import type { ScheduleView } from '../schedules/schedule-service.js';
 
@@ -99,5 +99,19 @@ export function presentSchedule(s: ScheduleView) {
     last_task_id: s.last_task_id,
     created_at: s.created_at,
     updated_at: s.updated_at,
+  };
+}
+
+export function presentWorker(w: WorkerRow) {
+  return {
+    id: w.id,
+    host: w.host,
+    pid: w.pid,
+    concurrency: w.concurrency,
+    started_at: w.started_at,
+    last_heartbeat_at: w.last_heartbeat_at,
+    lease_expires_at: w.lease_expires_at,
+    running: w.running,
+    leader: w.leader,
   };
 }

@@ -517,3 +517,83 @@ export const DbHealth = Type.Object({
     ),
   ),
 });
+
+// ---- operations: stats, workers, bulk actions ----
+
+export const StatsQuery = Type.Object(
+  {
+    window: Type.Optional(
+      Type.Integer({
+        minimum: 60,
+        maximum: 86_400,
+        default: 3600,
+        description: 'Seconds back from now: tasks that finished within them.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+const Latency = Type.Object(
+  { p50: Nullable(Type.Number()), p95: Nullable(Type.Number()) },
+  { description: 'Milliseconds; null when no task of the bucket has one.' },
+);
+const StatsCounts = {
+  completed: Type.Integer(),
+  failed: Type.Integer(),
+  cancelled: Type.Integer(),
+  pickup_ms: { ...Latency, description: 'From when the task could run (run_at) to its last start.' },
+  run_ms: { ...Latency, description: 'From its last start to its end.' },
+};
+
+export const Stats = Type.Object({
+  window_s: Type.Integer(),
+  bucket_s: Type.Integer({ description: 'Width of each bucket, seconds.' }),
+  totals: Type.Object(StatsCounts),
+  buckets: Type.Array(Type.Object({ start: Timestamp, ...StatsCounts }), {
+    description: 'Oldest first; only buckets in which any task finished.',
+  }),
+});
+
+export const Workers = Type.Object({
+  workers: Type.Array(
+    Type.Object({
+      id: Type.String({ format: 'uuid' }),
+      host: Type.String(),
+      pid: Type.Integer(),
+      concurrency: Nullable(Type.Integer()),
+      started_at: Timestamp,
+      last_heartbeat_at: { ...Timestamp, description: 'Told from the lease: its end less LEASE_MS.' },
+      lease_expires_at: Timestamp,
+      running: Type.Integer({ description: 'Tasks it runs now.' }),
+      leader: Type.Boolean({ description: 'Runs the maintenance for all (reaper, promoter, retention).' }),
+    }),
+  ),
+});
+
+export const BULK_LIMIT = 1000;
+
+export const BulkBody = Type.Object(
+  {
+    action: Type.Enum(['retry', 'cancel']),
+    filter: Type.Optional(
+      Type.Object(
+        {
+          state: Type.Optional(Type.Array(Type.Enum(TASK_STATES), { maxItems: TASK_STATES.length })),
+          kind: Type.Optional(Name),
+          queue: Type.Optional(Name),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: BULK_LIMIT, default: BULK_LIMIT })),
+    dry_run: Type.Optional(Type.Boolean({ description: 'Only count the tasks the action would touch.' })),
+  },
+  { additionalProperties: false },
+);
+
+export const BulkResult = Type.Object({
+  action: Type.Enum(['retry', 'cancel']),
+  dry_run: Type.Boolean(),
+  count: Type.Integer({ description: 'Tasks retried or cancelled (with dry_run: that would be).' }),
+});

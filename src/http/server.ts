@@ -30,6 +30,11 @@ import { v1EventRoutes } from './routes/v1/events.js';
 import { v1TaskRoutes } from './routes/v1/tasks.js';
 import { v1DeliveryRoutes } from './routes/v1/deliveries.js';
 import { v1WorkerRoutes } from './routes/v1/workers.js';
+import { v1OperationsRoutes } from './routes/v1/operations.js';
+import { v1StreamRoutes } from './routes/v1/stream.js';
+import { uiRoutes } from './routes/ui.js';
+import type { ChangeFeed } from '../domain/change-feed.js';
+import type { Operations } from '../domain/operations.js';
 
 export interface ServerOptions {
   service: TaskService;
@@ -39,6 +44,12 @@ export interface ServerOptions {
   schedules?: ScheduleService | undefined;
   /** Set: external workers claim and report tasks of the EXTERNAL_KINDS. */
   workers?: ExternalWorkers | undefined;
+  /** `GET /v1/stream`, every task change as Server-Sent Events (the app always gives it). */
+  feed?: ChangeFeed | undefined;
+  /** `GET /v1/stats` and `GET /v1/workers` (the app always gives it). */
+  operations?: Operations | undefined;
+  /** Where the dashboard's built files are (dist/ui of the package unless given). */
+  uiDir?: string | undefined;
   log: Logger;
   bodyLimitBytes: number;
   /** Set: every endpoint but the health checks requires one of these bearer tokens. */
@@ -133,6 +144,10 @@ const OPENAPI_BASE = {
         'External workers in any language: claim tasks of EXTERNAL_KINDS and report under a lease.',
     },
     {
+      name: 'operations',
+      description: 'For operators and the dashboard: throughput and latency, workers, live changes.',
+    },
+    {
       name: 'original API',
       description: 'The two endpoints of the original API; their shapes are a contract.',
     },
@@ -155,6 +170,12 @@ const OPENAPI_BASE = {
   },
   security: [{ bearer: [] }],
 };
+
+/** A part a route needs that this server was built without (an app built only to describe the API). */
+function need<T>(part: T | undefined, name: string): T {
+  if (part === undefined) throw new Error(`this server was built without its ${name}`);
+  return part;
+}
 
 const METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
 
@@ -229,7 +250,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   // ajv coerces a query-string number beyond what a double holds (`?limit=1e309`, `?wait=Infinity`) to Infinity,
   // which then passes `minimum` and `maximum`: such a value is refused here, before the route's schema sees it.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     const query = request.query as Record<string, unknown> | undefined;
     const schema = request.routeOptions.schema?.querystring as
       { properties?: Record<string, { type?: unknown }> } | undefined;
@@ -238,12 +259,16 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
       if (type !== 'integer' && type !== 'number') continue;
       for (const v of Array.isArray(value) ? value : [value]) {
         if (typeof v === 'string' && Math.abs(Number(v)) === Infinity) {
-          throw new ApiError('INVALID_REQUEST', undefined, [
-            { path: `/querystring/${name}`, message: 'must be a finite number' },
-          ]);
+          done(
+            new ApiError('INVALID_REQUEST', undefined, [
+              { path: `/querystring/${name}`, message: 'must be a finite number' },
+            ]),
+          );
+          return;
         }
       }
     }
+    done();
   });
 
   app.addHook('onRequest', async (request, reply) => {
@@ -303,6 +328,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
   v1DeliveryRoutes(app, service);
   if (options.schedules) v1ScheduleRoutes(app, options.schedules);
   v1WorkerRoutes(app, options.workers);
+  // Registered whatever is given, so that the API's description always lists them (the app gives both).
+  v1OperationsRoutes(app, service, () => need(options.operations, 'operations'));
+  v1StreamRoutes(app, () => need(options.feed, 'change feed'));
   healthRoutes(app, service);
   operationsRoutes(app, { metrics, health: options.health, metricsPublic: options.metricsPublic ?? false });
 
@@ -355,6 +383,9 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     request.log.error({ err, url: request.url, method: request.method }, 'internal error');
     return reply.code(500).send({ ...errorBody(request, 'INTERNAL'), request_id: request.id });
   });
+
+  // Last: registering a plugin loads what was registered before it, and the routes must have the handlers above.
+  await uiRoutes(app, options.uiDir);
 
   return app;
 }

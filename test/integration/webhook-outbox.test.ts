@@ -201,3 +201,22 @@ test("an external worker's complete and fail, and the reaping of its expired lea
     assert.deepEqual(d?.payload.data, await store.taskGetRecord(id));
   }
 });
+
+test('a bulk cancel ends leases and writes the delivery of every task it cancels', async () => {
+  const [queued, leased] = await store.taskInsertManyV1(
+    ['bulk', 'bulk'].map((kind) => newV1Task(kind, { callbackUrl: CALLBACK })),
+  );
+  await db.pool.query("UPDATE taskd.tasks SET state = 'queued' WHERE id = $1", [queued!.id]);
+  const [lease] = await store.taskLease(['bulk'], 1, 60_000, 'box-2');
+  assert.ok(lease);
+  const n = await store.taskBulkCancel(
+    { states: ['scheduled', 'queued', 'running'], kind: 'bulk', limit: 10 },
+    'cancelled',
+  );
+  assert.equal(n, 2);
+  for (const id of [queued!.id, leased!.id]) {
+    const [d] = await deliveries(id);
+    assert.equal(d?.event, 'task.cancelled', id);
+  }
+  assert.equal(await store.taskLeaseComplete(lease.task.id, lease.lease.token, '"late"'), undefined);
+});
