@@ -407,12 +407,7 @@ export function buildProgram(exit: (code: number) => void): Command {
   program
     .command('health')
     .description("show the database's health checks (GET /v1/health)")
-    .action(
-      run(async (_o, cmd: Command) => {
-        const opts = g(cmd);
-        return health(opts);
-      }),
-    );
+    .action(run(async (_o, cmd: Command) => health(g(cmd))));
 
   return program;
 }
@@ -425,50 +420,30 @@ function parseLimit(value: string): number {
   }
 }
 
-/**
- * GET /v1/health as plain JSON: its checks (`{name: {value, threshold, status}}` or a list of them) as a table when
- * there are any, the JSON as it is otherwise.
- */
+/** GET /v1/health: the overall status, then every check with its subject, value, threshold and status. */
 async function health(opts: GlobalOptions): Promise<number> {
-  let response: Response;
-  try {
-    response = await fetch(`${opts.url.replace(/\/$/, '')}/v1/health`, {
-      headers: opts.token === undefined ? {} : { authorization: `Bearer ${opts.token}` },
-    });
-  } catch (err) {
-    throw unreachable(opts.url, err);
-  }
-  const body = (await response.json().catch(() => undefined)) as Record<string, unknown> | undefined;
-  if (!response.ok) {
-    const error = body as { error?: string; code?: string } | undefined;
-    throw new CliError(
-      `${error?.error ?? `HTTP ${response.status}`}${error?.code ? ` (${error.code})` : ''}`,
-      exitCodeForStatus(response.status),
-    );
-  }
-  if (opts.json || !body) {
-    printJson(body ?? null);
+  const report = await call(opts, client(opts).GET('/v1/health'));
+  if (opts.json) {
+    printJson(report);
     return EXIT.OK;
   }
-  const checks = body.checks;
-  const rows: [string, Record<string, unknown>][] = Array.isArray(checks)
-    ? (checks as Record<string, unknown>[]).map((c) => [inline(c.name), c])
-    : checks && typeof checks === 'object'
-      ? Object.entries(checks as Record<string, Record<string, unknown>>)
-      : [];
-  if (rows.length === 0) {
-    printJson(body);
-    return EXIT.OK;
-  }
-  if (body.status !== undefined) write(fields([['status', inline(body.status)]]));
+  write(fields([['status', report.status]]));
+  // What warns first, then by check and subject.
+  const checks = [...report.checks].sort(
+    (a, b) =>
+      Number(b.status === 'warn') - Number(a.status === 'warn') ||
+      a.name.localeCompare(b.name) ||
+      (a.subject ?? '').localeCompare(b.subject ?? ''),
+  );
   write(
     table(
-      ['CHECK', 'STATUS', 'VALUE', 'THRESHOLD'],
-      rows.map(([name, c]) => [
-        name,
-        inline(c.status ?? c.state),
-        inline(c.value),
-        inline(c.threshold ?? c.warn_at ?? c.warn),
+      ['CHECK', 'SUBJECT', 'STATUS', 'VALUE', 'THRESHOLD'],
+      checks.map((c) => [
+        c.name,
+        c.subject ?? '-',
+        c.status,
+        c.value === null ? '-' : `${inline(c.value)} ${c.unit}`,
+        `${inline(c.threshold)} ${c.unit}`,
       ]),
     ),
   );

@@ -81,8 +81,13 @@ describe('the dashboard, in Chromium', () => {
       .waitFor();
     await page.locator('[data-testid=stats-totals]').filter({ hasText: 'completed25' }).waitFor();
     await page.locator('[data-testid=overview-workers]').filter({ hasText: '1 live worker' }).waitFor();
-    // GET /v1/health is not part of this instance: a quiet note, no error.
-    await page.locator('[data-testid=health-unavailable]').waitFor();
+    // Database health, one row per check and subject, with its status.
+    await page
+      .locator('[data-testid=health] tr')
+      .filter({ hasText: 'dead tuples' })
+      .filter({ hasText: 'taskd.tasks' })
+      .filter({ hasText: /ok|warn/ })
+      .waitFor();
     await page.locator('[data-testid=live-state]').filter({ hasText: 'live' }).waitFor();
     await shot('overview');
   });
@@ -198,8 +203,26 @@ describe('the dashboard, in Chromium', () => {
     await page.goto(`${server.url}/ui/#/workers`);
     await page.locator('[data-testid=worker-table] .badge').filter({ hasText: 'leader' }).waitFor();
     await shot('workers');
+    await api(server.url, 'PUT', '/v1/schedules/nightly', {
+      cron: '0 3 * * *',
+      timezone: 'Europe/Berlin',
+      task: { kind: 'noop' },
+    });
     await page.goto(`${server.url}/ui/#/schedules`);
-    await page.locator('[data-testid=schedules-unavailable]').waitFor();
+    const row = page.locator('[data-testid=schedule-table] tr').filter({ hasText: 'nightly' });
+    await row.filter({ hasText: 'Europe/Berlin' }).filter({ hasText: 'active' }).waitFor();
+    await shot('schedules');
+    await row.locator('button', { hasText: 'Pause' }).click();
+    await row.filter({ hasText: 'paused' }).waitFor();
+    const listed = await api<{ schedules: { name: string; paused: boolean }[] }>(
+      server.url,
+      'GET',
+      '/v1/schedules',
+    );
+    assert.deepEqual(
+      listed.schedules.map((s) => [s.name, s.paused]),
+      [['nightly', true]],
+    );
   });
 
   test('no page logged an error', () => {

@@ -214,6 +214,18 @@ test('schedules set, ls and rm', async () => {
   assert.match(bad.stderr, /\/body\/cron/);
 });
 
+test("health prints the database's checks, per table, with their thresholds; --json the report", async () => {
+  const report = await json<{ status: string; checks: { name: string; subject: string | null }[] }>([
+    'health',
+  ]);
+  assert.match(report.status, /^(ok|warn)$/);
+  assert.ok(report.checks.some((c) => c.name === 'dead_tuples' && c.subject === 'taskd.tasks'));
+  const shown = await taskd(['health']);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^status +(ok|warn)$/m);
+  assert.match(shown.stdout, /^dead_tuples +taskd\.tasks +(ok|warn) +\d+ tuples +\d+ tuples$/m);
+});
+
 test('bad usage exits 3 with a message; an unknown id exits 4; an unreachable server exits 5', async () => {
   const cases: [string[], RegExp][] = [
     [['frobnicate'], /unknown command 'frobnicate'/],

@@ -116,17 +116,20 @@ function StatsPanel({ stats }: { stats: Stats }) {
   );
 }
 
+/** One check of GET /v1/health: a measure of one subject (a table, the server) against its threshold. */
 interface HealthCheck {
-  ok?: boolean;
-  status?: string;
-  value?: unknown;
+  name: string;
+  subject?: string | null;
+  value: unknown;
+  unit?: string;
   threshold?: unknown;
+  status: 'ok' | 'warn';
 }
 
 /** GET /v1/health, where the instance has it: each check with its value, threshold and ok/warn. */
 function Health() {
   const health = useApiQuery(['health'], (_c, token) =>
-    optionalCall<Record<string, unknown>>(token, '/v1/health', '/v1/health'),
+    optionalCall<{ status: string; checks: HealthCheck[] }>(token, '/v1/health', '/v1/health'),
   );
   if (health.isPending) return <p className="muted">…</p>;
   if (health.error) return <p className="error">{health.error.message}</p>;
@@ -137,27 +140,32 @@ function Health() {
       </p>
     );
   }
-  const checks = Object.entries(
-    (health.data.checks as Record<string, HealthCheck> | undefined) ?? health.data,
-  ).filter(([, v]) => typeof v === 'object' && v !== null) as [string, HealthCheck][];
+  // The checks that warn first, then by name and subject: what needs attention is on top.
+  const checks = [...health.data.checks].sort(
+    (a, b) =>
+      Number(b.status === 'warn') - Number(a.status === 'warn') ||
+      a.name.localeCompare(b.name) ||
+      (a.subject ?? '').localeCompare(b.subject ?? ''),
+  );
   return (
     <table data-testid="health">
       <tbody>
-        {checks.map(([name, c]) => {
-          const status = c.status ?? (c.ok === false ? 'warn' : 'ok');
-          return (
-            <tr key={name}>
-              <td>{name.replaceAll('_', ' ')}</td>
-              <td className="num">{formatValue(c.value)}</td>
-              <td className="muted num">
-                {c.threshold === undefined ? '' : `≤ ${formatValue(c.threshold)}`}
-              </td>
-              <td>
-                <span className={`badge ${status === 'ok' ? 'ok' : 'warn'}`}>{status}</span>
-              </td>
-            </tr>
-          );
-        })}
+        {checks.map((c) => (
+          <tr key={`${c.name}/${c.subject ?? ''}`}>
+            <td>
+              {c.name.replaceAll('_', ' ')}
+              {c.subject ? <span className="muted"> · {c.subject}</span> : null}
+            </td>
+            <td className="num">
+              {formatValue(c.value)}{' '}
+              {c.unit && c.value !== null ? <span className="muted">{c.unit}</span> : null}
+            </td>
+            <td className="muted num">{c.threshold === undefined ? '' : `≤ ${formatValue(c.threshold)}`}</td>
+            <td>
+              <span className={`badge ${c.status === 'ok' ? 'ok' : 'warn'}`}>{c.status}</span>
+            </td>
+          </tr>
+        ))}
       </tbody>
     </table>
   );
