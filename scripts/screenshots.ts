@@ -21,16 +21,28 @@ try {
   await api(server.url, 'PATCH', '/v1/queues/reports', { concurrency: 4 });
   await api(server.url, 'PATCH', '/v1/queues/mail', { paused: true });
   await api(server.url, 'POST', '/v1/tasks', { kind: 'noop', queue: 'mail', input: { to: 'a@example.com' } });
+  // Two schedules, one of them paused, for the schedules view.
+  await api(server.url, 'PUT', '/v1/schedules/nightly-report', {
+    cron: '30 2 * * *',
+    timezone: 'Europe/Berlin',
+    task: { kind: 'noop', queue: 'reports' },
+  });
+  await api(server.url, 'PUT', '/v1/schedules/cleanup', {
+    cron: '*/15 * * * *',
+    timezone: 'UTC',
+    task: { kind: 'noop' },
+    paused: true,
+  });
   mkdirSync(OUT, { recursive: true });
   const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
   const views: [string, string, string][] = [
-    ['overview', '#/', '[data-testid=stats-totals]'],
+    ['overview', '#/', '[data-testid=health] tr'],
     ['tasks', '#/tasks', '[data-testid=task-table] tr[data-task]'],
     ['task-detail', `#/tasks/${seeded.failed[0]}`, '[data-testid=attempts] li'],
     ['task-running', `#/tasks/${seeded.running}`, '[data-testid=attempts] li'],
     ['queues', '#/queues', '[data-testid=queue-table] tr[data-queue]'],
     ['workers', '#/workers', '[data-testid=worker-table] .badge'],
-    ['schedules', '#/schedules', 'section.card'],
+    ['schedules', '#/schedules', '[data-testid=schedule-table] td.mono'],
   ];
   for (const [name, hash, ready] of views) {
     await page.goto(`${server.url}/ui/${hash}`);
