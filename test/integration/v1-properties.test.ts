@@ -143,18 +143,27 @@ describe('properties of the v1 API, on a real server process', () => {
     );
   });
 
-  test('any storable JSON input round-trips exactly; NUL and lone surrogates are refused with 400', async () => {
+  test('any storable JSON input round-trips exactly; NUL, lone surrogates and __proto__ keys are refused with 400', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.oneof(
           anyJson,
-          fc.constantFrom(-0, 1e308, -1.7976931348623157e308, 5e-324, 2 ** 53 + 2, 0.1, { '': -0 }, [
-            '\u0000',
-          ]),
+          fc.constantFrom(
+            -0,
+            1e308,
+            -1.7976931348623157e308,
+            5e-324,
+            2 ** 53 + 2,
+            0.1,
+            { '': -0 },
+            ['\u0000'],
+            JSON.parse('{"a": {"__proto__": 0}}') as unknown,
+          ),
         ),
         async (input) => {
           const created = await send('POST', '/v1/tasks', JSON.stringify({ kind: 'noop', input }));
-          if (!storable(input)) {
+          // Keys that could poison a prototype are refused by the JSON parser, as a security measure.
+          if (!storable(input) || poisoning(input)) {
             assert.equal(created.status, 400);
             assert.equal((created.body as { code: string }).code, 'invalid_request');
             return;
@@ -178,3 +187,15 @@ describe('properties of the v1 API, on a real server process', () => {
     assert.deepEqual(errors.slice(0, 5), []);
   });
 });
+
+/** Whether a value holds a `__proto__` key, or a `constructor` object with a `prototype` key, at any depth. */
+function poisoning(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(poisoning);
+  if (value === null || typeof value !== 'object') return false;
+  return Object.entries(value).some(
+    ([key, v]) =>
+      key === '__proto__' ||
+      (key === 'constructor' && v !== null && typeof v === 'object' && Object.hasOwn(v, 'prototype')) ||
+      poisoning(v),
+  );
+}
