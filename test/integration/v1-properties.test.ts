@@ -195,7 +195,10 @@ function poisoning(value: unknown): boolean {
   return Object.entries(value).some(
     ([key, v]) =>
       key === '__proto__' ||
-      (key === 'constructor' && v !== null && typeof v === 'object' && Object.hasOwn(v as object, 'prototype')) ||
+      (key === 'constructor' &&
+        v !== null &&
+        typeof v === 'object' &&
+        Object.hasOwn(v as object, 'prototype')) ||
       poisoning(v),
   );
 }
