@@ -25,6 +25,15 @@ export function compileInputSchema(schema: unknown): InputValidator {
   return (input) => (check(input) ? undefined : problems(check.errors ?? []));
 }
 
+/**
+ * Compiles `schema` once into a check that returns ajv's errors for an input (undefined: the input is fine), for
+ * callers that word the problems themselves.
+ */
+export function compileSchemaCheck(schema: object): (input: unknown) => readonly ErrorObject[] | undefined {
+  const check = ajv.compile(schema);
+  return (input) => (check(input) ? undefined : (check.errors ?? []));
+}
+
 function problems(errors: readonly ErrorObject[]): InputProblem[] {
   return errors.slice(0, MAX_PROBLEMS).map((e) => ({
     path: e.instancePath,

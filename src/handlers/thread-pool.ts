@@ -1,6 +1,6 @@
 import { MessageChannel } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { EventBus } from '../events/bus.js';
 import type { Handler, HandlerContext } from './registry.js';
 import { LOG_LEVELS, type ThreadMessage, type ThreadReply, type ThreadTask } from './thread-protocol.js';
@@ -37,9 +37,13 @@ export class HandlerThreads {
     return this.pool?.threads.length ?? 0;
   }
 
-  private get piscina(): Piscina {
+  /** The pool, made on the first run: piscina is loaded then, not at start-up, since most processes need none. */
+  private async piscina(): Promise<Piscina> {
     if (this.closed) throw new Error('the handler threads are closed');
     if (!this.pool) {
+      const { Piscina } = await import('piscina');
+      if (this.closed) throw new Error('the handler threads are closed');
+      if (this.pool) return this.pool;
       const pool = new Piscina({
         filename: WORKER_FILE,
         minThreads: 0,
@@ -77,7 +81,8 @@ export class HandlerThreads {
     try {
       const task: ThreadTask = { file, input, taskId: ctx.taskId, attempt: ctx.attempt, port: port2 };
       // Aborting the signal rejects at once and terminates the thread if the run has started on one.
-      await this.piscina.run(task, { signal: ctx.signal, transferList: [port2] });
+      const pool = await this.piscina();
+      await pool.run(task, { signal: ctx.signal, transferList: [port2] });
       const reply = await ended;
       if (reply.ok) return reply.value;
       throw Object.assign(new Error(reply.message), {

@@ -1,4 +1,4 @@
-import Type, { type Static } from 'typebox';
+import { Type, type Static } from '../vendor/typebox.js';
 import { TASK_STATES, FAILURE_KINDS } from '../domain/task.js';
 
 /**

@@ -19,6 +19,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
 import { ErrorCodeCatalog } from './schemas.js';
+import { lazySchemaCompilers } from './lazy-compilers.js';
 import { healthRoutes } from './routes/health.js';
 import { operationsRoutes, type HealthSource } from './routes/operations.js';
 import type { Metrics } from '../metrics/metrics.js';
@@ -239,6 +240,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
     // A field a route's schema does not know is an error to report, not something to drop in silence; input is
     // never coerced from one JSON type into another, but a query string's text is (`?limit=10`).
     ajv: { customOptions: { removeAdditional: false } },
+    schemaController: lazySchemaCompilers(),
     // Fastify turns Node's request timeout off by default, so a client that sends its headers or body slowly
     // (or never finishes) would hold its connection forever. No socket inactivity timeout (connectionTimeout)
     // is set: it would also cut answers that are slow on purpose.

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { Agent, request } from 'undici';
+import type { Agent } from 'undici';
 import { AddressGuard } from './address-guard.js';
 
 /**
@@ -42,20 +42,32 @@ export class UnsupportedUrlError extends Error {
   }
 }
 
+/**
+ * undici is loaded on the first request, not at start: a process that never sends one (no webhooks, no http
+ * tasks) should not pay a fifth of its start-up for it.
+ */
+let undici: Promise<typeof import('undici')> | undefined;
+const loadUndici = () => (undici ??= import('undici'));
+
 export class OutboundClient {
-  private readonly agent: Agent;
+  private agent: Promise<Agent> | undefined;
 
   constructor(
     private readonly guard: AddressGuard,
-    connectTimeoutMs: number,
-  ) {
-    this.agent = new Agent({
-      connect: { timeout: connectTimeoutMs, lookup: guard.lookup },
-      // Keep-alive connections are reused only for a short while: a host's addresses are checked once per
-      // connection, and a connection kept for long would outlive a change of HTTP_ALLOW_HOSTS' meaning (DNS).
-      keepAliveTimeout: 4000,
-      keepAliveMaxTimeout: 10_000,
-    });
+    private readonly connectTimeoutMs: number,
+  ) {}
+
+  private dispatcher(): Promise<Agent> {
+    return (this.agent ??= loadUndici().then(
+      ({ Agent }) =>
+        new Agent({
+          connect: { timeout: this.connectTimeoutMs, lookup: this.guard.lookup },
+          // Keep-alive connections are reused only for a short while: a host's addresses are checked once per
+          // connection, and a connection kept for long would outlive a change of HTTP_ALLOW_HOSTS' meaning (DNS).
+          keepAliveTimeout: 4000,
+          keepAliveMaxTimeout: 10_000,
+        }),
+    ));
   }
 
   async request(target: string, req: OutboundRequest): Promise<OutboundResponse> {
@@ -71,12 +83,13 @@ export class OutboundClient {
     // net.connect never resolves an address literal, so the lookup would not see it: check it here. A name is
     // checked by the lookup, on the addresses the socket then uses.
     if (isIP(url.hostname.replace(/^\[(.*)\]$/, '$1')) !== 0) await this.guard.addresses(url.hostname);
+    const [{ request }, dispatcher] = await Promise.all([loadUndici(), this.dispatcher()]);
     const res = await request(url, {
       method: req.method as 'GET',
       headers: req.headers,
       body: req.body,
       signal: req.signal,
-      dispatcher: this.agent,
+      dispatcher,
     });
     if (req.discardBody) {
       // Read and dropped (up to a bound, then the connection is closed), so the connection can be reused.
@@ -110,7 +123,9 @@ export class OutboundClient {
   }
 
   async close(): Promise<void> {
-    await this.agent.close();
+    const agent = this.agent;
+    this.agent = undefined;
+    if (agent) await (await agent).close();
   }
 }
 

@@ -178,6 +178,7 @@ test('an invalid http input is refused at create with invalid_input and where it
     [{ url: 'https://example.com', method: 'FETCH' }, '/input/method'],
     [{ url: 'https://example.com', headers: { Host: 'x' } }, '/input/headers/Host'],
     [{ url: 'https://example.com', headers: { a: 1 } }, '/input/headers/a'],
+    [{ url: 'https://example.com', headers: { 'no token': 'x' } }, '/input/headers'],
     [{ url: 'https://example.com', body: 'x' }, '/input/body'],
     [{ url: 'https://example.com', extra: true }, '/input'],
     ['https://example.com', '/input'],
