@@ -49,7 +49,7 @@ export async function limitWorkload(
     const ins = await closedLoop(callers, durationMs, insert);
 
     // Enough queued rows that the claim loop cannot run dry within the window at several times the insert rate.
-    await pool.query('TRUNCATE taskd.tasks');
+    await pool.query('TRUNCATE taskd.tasks CASCADE');
     const queued = Math.max(20_000, Math.ceil((ins.latenciesMs.length / ins.elapsedMs) * durationMs * 4));
     await fillQueue(db.url, queued, 'noop', 240_000);
     const claimSql = await storeStatement('taskClaimAvailable');

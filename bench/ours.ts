@@ -7,17 +7,20 @@ import type pg from 'pg';
 import { HttpLoad } from './lib/http.js';
 import { createDatabase, dropDatabase, smallPool, xactCommit } from './lib/pg.js';
 import { fillQueue, fillQueueV1, migrateDatabase, taskCounts } from './lib/schema.js';
-import { ROOT, Service, timeStart, type StartTiming } from './lib/service.js';
+import { ROOT, Service, UserStart, timeStart, type StartTiming } from './lib/service.js';
 import { freePort, log, percentile, sleep, waitFor } from './lib/util.js';
 
 /** The service's workloads, each on a fresh database with its own server process. */
 
 export interface CreateResult {
+  connections: number;
   perSecond: number;
   p50Ms: number;
   p99Ms: number;
   requests: number;
   errors: number;
+  /** Statements the service sent to PostgreSQL per create, over the measured window. */
+  statementsPerTask: number;
 }
 
 /** What a v1 create in the benchmark posts: a small JSON object, as a real client's input would be. */
@@ -31,9 +34,15 @@ export async function createWorkload(
   connections: number,
   durationMs: number,
   api: 'original' | 'v1' = 'original',
+  nodeArgs?: string[],
 ): Promise<CreateResult> {
   const db = await createDatabase(api === 'v1' ? 'create_v1' : 'create');
-  const service = await Service.start({ databaseUrl: db.url, env: { WORKER_CONCURRENCY: '0' } });
+  const service = await Service.start({
+    databaseUrl: db.url,
+    env: { WORKER_CONCURRENCY: '0' },
+    countStatements: true,
+    ...(nodeArgs && { nodeArgs }),
+  });
   const http = new HttpLoad(service.url, connections);
   const create =
     api === 'v1'
@@ -41,8 +50,12 @@ export async function createWorkload(
       : (i: number) => http.create(`bench task ${i}`);
   try {
     await http.run(connections, Math.min(1000, durationMs), (i) => create(-1 - i));
+    const sentBefore = await service.statements();
     const r = await http.run(connections, durationMs, create);
+    const sent = (await service.statements()) - sentBefore;
     return {
+      connections,
+      statementsPerTask: sent / Math.max(1, r.latenciesMs.length),
       perSecond: (r.latenciesMs.length / r.elapsedMs) * 1000,
       p50Ms: percentile(r.latenciesMs, 50),
       p99Ms: percentile(r.latenciesMs, 99),
@@ -61,8 +74,20 @@ export interface DrainResult {
   perSecond: number;
   /** From the first claim to the last completion, by the database's clock. */
   seconds: number;
+  /** Statements the service sent to PostgreSQL per task during the drain (reads of the bench's clients included). */
+  statementsPerTask: number;
   reads?: { perSecond: number; p50Ms: number; p99Ms: number; requests: number; errors: number };
+  /** The same for GET /v1/tasks/{id}, from the other half of the read connections. */
+  readsV1?: { perSecond: number; p50Ms: number; p99Ms: number; requests: number; errors: number };
 }
+
+const readStats = (latencies: number[], errors: number, elapsedMs: number) => ({
+  perSecond: (latencies.length / elapsedMs) * 1000,
+  p50Ms: percentile(latencies, 50),
+  p99Ms: percentile(latencies, 99),
+  requests: latencies.length,
+  errors,
+});
 
 async function drainSpan(pool: pg.Pool): Promise<number> {
   const rows = (
@@ -97,6 +122,7 @@ export async function drainWorkload(
     databaseUrl: db.url,
     env: { DEFAULT_HANDLER: 'noop', LOG_LEVEL: options.logLevel ?? 'info' },
     ...(options.nodeArgs && { nodeArgs: options.nodeArgs }),
+    countStatements: true,
   });
   let reading = true;
   const http = options.readConnections ? new HttpLoad(service.url, options.readConnections) : undefined;
@@ -105,6 +131,7 @@ export async function drainWorkload(
       // Open every connection before the drain, so connection set-up is not counted as read latency.
       await http.run(options.readConnections ?? 0, 1000, () => http.check(randomUUID()).catch(() => {}));
     }
+    const sentBefore = await service.statements();
     if (options.v1) await fillQueueV1(db.url, tasks, 'noop', 240_000);
     else await fillQueue(db.url, tasks, 'noop', 240_000, options.analyze);
     const ids = http
@@ -115,20 +142,23 @@ export async function drainWorkload(
     const reads =
       http &&
       (async () => {
-        const latencies: number[] = [];
-        let errors = 0;
+        // Even connections read the original API, odd ones v1.
+        const latencies: [number[], number[]] = [[], []];
+        const errors: [number, number] = [0, 0];
         const start = performance.now();
         await Promise.all(
           Array.from({ length: options.readConnections ?? 0 }, async (_, loop) => {
             let i = loop;
+            const api = loop % 2 === 0 ? 0 : 1;
             // Bounded by the drain (which is bounded) and by a hard 120 s cap.
             while (reading && performance.now() - start < 120_000) {
               const t0 = performance.now();
+              const id = ids[i++ % ids.length] as string;
               try {
-                await http.check(ids[i++ % ids.length] as string);
-                latencies.push(performance.now() - t0);
+                await (api === 0 ? http.check(id) : http.getV1(id));
+                latencies[api].push(performance.now() - t0);
               } catch {
-                errors++;
+                errors[api]++;
                 await sleep(5);
               }
             }
@@ -147,6 +177,7 @@ export async function drainWorkload(
     );
     reading = false;
     const r = reads && (await reads);
+    const sent = (await service.statements()) - sentBefore;
     const c = await taskCounts(pool);
     if ((c.completed ?? 0) !== tasks)
       throw new Error(`drain: expected ${tasks} completed, got ${JSON.stringify(c)}`);
@@ -163,20 +194,76 @@ export async function drainWorkload(
       tasks,
       perSecond: tasks / seconds,
       seconds,
+      statementsPerTask: sent / tasks,
       ...(r && {
-        reads: {
-          perSecond: (r.latencies.length / r.elapsedMs) * 1000,
-          p50Ms: percentile(r.latencies, 50),
-          p99Ms: percentile(r.latencies, 99),
-          requests: r.latencies.length,
-          errors: r.errors,
-        },
+        reads: readStats(r.latencies[0], r.errors[0] ?? 0, r.elapsedMs),
+        readsV1: readStats(r.latencies[1], r.errors[1] ?? 0, r.elapsedMs),
       }),
     };
   } finally {
     reading = false;
     await http?.close();
     await service.stop();
+    await pool.end();
+    await dropDatabase(db.name);
+  }
+}
+
+export interface DrainFromStartResult {
+  tasks: number;
+  /** tasks / (last finished_at − the spawn of `npm start`): what a user who starts the service on a backlog sees. */
+  perSecond: number;
+  /** tasks / (last finished_at − first started_at), for comparison with the warm drain. */
+  fromFirstPerSecond: number;
+  /** Spawn → the first task started. */
+  firstStartMs: number;
+  statementsPerTask: number;
+}
+
+/**
+ * 2c. `tasks` v1 tasks (priorities, two queues, attempt history) queued before the service starts; `npm start` at
+ * the default LOG_LEVEL (info) drains them. The clock starts at the spawn, as a peer's starts at its worker's start.
+ */
+export async function drainFromStartWorkload(tasks: number): Promise<DrainFromStartResult> {
+  const db = await createDatabase('drain_start');
+  await migrateDatabase(db.url);
+  await fillQueueV1(db.url, tasks, 'noop', 240_000);
+  const pool = smallPool(db.url);
+  const started = new UserStart(
+    'npm start',
+    await freePort(),
+    { DATABASE_URL: db.url, DEFAULT_HANDLER: 'noop' },
+    true,
+  );
+  try {
+    await waitFor(
+      'drain from start to finish',
+      async () => {
+        const c = await taskCounts(pool);
+        return (c.queued ?? 0) + (c.running ?? 0) === 0 ? true : undefined;
+      },
+      300_000,
+      50,
+    );
+    if (started.compiled) throw new Error('npm start compiled the service; measure a fresh build only');
+    const c = await taskCounts(pool);
+    if ((c.completed ?? 0) !== tasks)
+      throw new Error(`drain from start: expected ${tasks} completed, got ${JSON.stringify(c)}`);
+    const { rows } = await pool.query<{ last: number; first: number }>(
+      `SELECT extract(epoch FROM max(finished_at))::float8 * 1000 AS last,
+              extract(epoch FROM min(started_at))::float8 * 1000 AS first FROM taskd.tasks`,
+    );
+    const { last, first } = rows[0] as { last: number; first: number };
+    await sleep(300);
+    return {
+      tasks,
+      perSecond: tasks / ((last - started.t0Wall) / 1000),
+      fromFirstPerSecond: tasks / ((last - first) / 1000),
+      firstStartMs: first - started.t0Wall,
+      statementsPerTask: started.statementsSent / tasks,
+    };
+  } finally {
+    await started.stop();
     await pool.end();
     await dropDatabase(db.name);
   }

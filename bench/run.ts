@@ -15,7 +15,9 @@ import { topSelfTime } from './lib/profile.js';
 import { claimPlan, limitWorkload, type LimitResult, type PlanSample } from './limits.js';
 import {
   createWorkload,
+  drainFromStartWorkload,
   drainWorkload,
+  type DrainFromStartResult,
   inflightWorkload,
   pickupWorkload,
   type CreateResult,
@@ -47,6 +49,7 @@ const ALL = [
   'create-v1',
   'drain',
   'drain-v1',
+  'drain-start',
   'reads',
   'pickup',
   'inflight',
@@ -81,8 +84,10 @@ function settingsFor(args: Args) {
   return args.quick
     ? {
         connections: 64,
+        createCallers: [32, 64],
         createMs: 2000,
         drainTasks: 10_000,
+        drainLarge: 30_000,
         pickupCount: 100,
         inflightTasks: 100_000,
         inflightWaitMs: 20_000,
@@ -95,9 +100,11 @@ function settingsFor(args: Args) {
       }
     : {
         connections: 64,
+        createCallers: [32, 64],
         createMs: 5000,
-        drainTasks: 20_000,
-        pickupCount: 200,
+        drainTasks: 10_000,
+        drainLarge: 100_000,
+        pickupCount: 300,
         inflightTasks: 100_000,
         inflightWaitMs: 60_000,
         smallInflightTasks: 5000,
@@ -233,6 +240,11 @@ async function main(): Promise<void> {
   let inflight: InflightResult[] = [];
   let inflightSmall: InflightResult[] = [];
   let limit: LimitResult[] = [];
+  const limitBy: Record<number, LimitResult[]> = {};
+  const createBy: Record<number, CreateResult[]> = {};
+  const createV1By: Record<number, CreateResult[]> = {};
+  let drainStart: DrainFromStartResult[] = [];
+  let drainStartLarge: DrainFromStartResult[] = [];
   let plan: PlanSample[] = [];
   const drainQuiet: DrainResult[] = [];
   let profile: { drain: DrainResult; top: { share: number; fn: string }[] } | undefined;
@@ -242,14 +254,31 @@ async function main(): Promise<void> {
   try {
     // At least 3 rounds: a median of fewer says little about a figure of well under a second on a shared machine.
     if (wants('start')) start = await startWorkload(Math.max(3, args.rounds));
-    if (wants('limit'))
-      limit = await repeat('limit', args.rounds, () => limitWorkload(s.connections, s.poolSize, s.limitMs));
-    if (wants('create'))
-      create = await repeat('create', args.rounds, () => createWorkload(s.connections, s.createMs));
-    if (wants('create-v1'))
-      createV1 = await repeat('create v1', args.rounds, () =>
-        createWorkload(s.connections, s.createMs, 'v1'),
+    for (const callers of s.createCallers) {
+      if (wants('limit'))
+        limitBy[callers] = await repeat(`limit, ${callers} callers`, args.rounds, () =>
+          limitWorkload(callers, s.poolSize, s.limitMs),
+        );
+      if (wants('create'))
+        createBy[callers] = await repeat(`create, ${callers} connections`, args.rounds, () =>
+          createWorkload(callers, s.createMs),
+        );
+      if (wants('create-v1'))
+        createV1By[callers] = await repeat(`create v1, ${callers} connections`, args.rounds, () =>
+          createWorkload(callers, s.createMs, 'v1'),
+        );
+    }
+    limit = limitBy[s.connections] ?? [];
+    create = createBy[s.connections] ?? [];
+    createV1 = createV1By[s.connections] ?? [];
+    if (wants('drain-start')) {
+      drainStart = await repeat('drain from npm start', args.rounds, () =>
+        drainFromStartWorkload(s.drainTasks),
       );
+      drainStartLarge = await repeat('drain from npm start (large)', args.rounds, () =>
+        drainFromStartWorkload(s.drainLarge),
+      );
+    }
     if (wants('drain')) drain = await repeat('drain', args.rounds, () => drainWorkload(s.drainTasks));
     if (wants('drain-v1'))
       drainV1 = await repeat('drain v1', args.rounds, () => drainWorkload(s.drainTasks, { v1: true }));
@@ -289,6 +318,7 @@ async function main(): Promise<void> {
             enqueueCallers: s.peerEnqueueCallers,
             enqueueMs: s.createMs,
             drainJobs: s.drainTasks,
+            drainJobsLarge: wants('drain-start') ? s.drainLarge : 0,
             // pg-boss polls every 0.5 s at best, so each of its pickups takes that long: fewer samples for peers.
             pickupCount: Math.min(s.pickupCount, 40),
             inflightJobs: s.smallInflightTasks,
@@ -357,10 +387,19 @@ async function main(): Promise<void> {
   }
   const insertLimit = limit.length ? over(limit, (r) => r.insertPerSecond) : undefined;
   const claimLimit = limit.length ? over(limit, (r) => r.claimCompletePerSecond) : undefined;
+  for (const [callers, res] of Object.entries(limitBy)) {
+    if (Number(callers) === s.connections || !res.length) continue;
+    rows.push({
+      workload: 'limit',
+      metric: `single-row INSERT tx/s (${callers} callers, pool 20)`,
+      value: over(res, (r) => r.insertPerSecond),
+      unit: '/s',
+    });
+  }
   if (limit.length) {
     rows.push({
       workload: 'limit',
-      metric: 'single-row INSERT tx/s (64 callers, pool 20)',
+      metric: `single-row INSERT tx/s (${s.connections} callers, pool 20)`,
       value: insertLimit!,
       unit: '/s',
     });
@@ -374,24 +413,54 @@ async function main(): Promise<void> {
   const graphileDrain = peers['graphile-worker']
     ? over(peers['graphile-worker'], (r) => r.drainPerSecond)
     : undefined;
+  for (const [api, by, workload] of [
+    ['POST /task/create', createBy, '1 create'],
+    ['POST /v1/tasks, JSON input', createV1By, '1b create v1'],
+  ] as const) {
+    for (const callers of s.createCallers) {
+      const res = by[callers];
+      if (!res?.length) continue;
+      const v = over(res, (r) => r.perSecond);
+      const insert = limitBy[callers]?.length ? over(limitBy[callers], (r) => r.insertPerSecond) : undefined;
+      const ratio = insert ? v.median / insert.median : undefined;
+      rows.push({
+        workload,
+        metric: `${api} creates/s, ${callers} HTTP connections`,
+        value: v,
+        unit: '/s',
+        ...(insert && {
+          against: `raw INSERT tx/s, ${callers} callers`,
+          reference: insert,
+          ratio,
+          target: '≥ 1.0×',
+          met: (ratio ?? 0) >= 1,
+        }),
+      });
+      rows.push({
+        workload,
+        metric: `p50, ${callers} connections`,
+        value: over(res, (r) => r.p50Ms),
+        unit: 'ms',
+      });
+      const p99 = over(res, (r) => r.p99Ms);
+      rows.push({
+        workload,
+        metric: `p99, ${callers} connections`,
+        value: p99,
+        unit: 'ms',
+        target: '≤ 15 ms',
+        met: p99.median <= 15,
+      });
+      rows.push({
+        workload,
+        metric: `statements per create, ${callers} connections`,
+        value: over(res, (r) => r.statementsPerTask),
+        unit: '',
+      });
+    }
+  }
   if (create.length) {
     const v = over(create, (r) => r.perSecond);
-    const ratio = insertLimit ? v.median / insertLimit.median : undefined;
-    rows.push({
-      workload: '1 create',
-      metric: 'creates/s (64 HTTP connections)',
-      value: v,
-      unit: '/s',
-      ...(insertLimit && {
-        against: 'raw INSERT',
-        reference: insertLimit,
-        ratio,
-        target: '≥ 0.5×',
-        met: (ratio ?? 0) >= 0.5,
-      }),
-    });
-    rows.push({ workload: '1 create', metric: 'p50', value: over(create, (r) => r.p50Ms), unit: 'ms' });
-    rows.push({ workload: '1 create', metric: 'p99', value: over(create, (r) => r.p99Ms), unit: 'ms' });
     for (const [peer, res] of Object.entries(peers)) {
       const ref = over(res, (r) => r.enqueuePerSecond);
       rows.push({
@@ -404,6 +473,53 @@ async function main(): Promise<void> {
         ratio: v.median / ref.median,
       });
     }
+  }
+  for (const [res, n, peerRate] of [
+    [drainStart, s.drainTasks, (r: PeerResult) => r.drainFromStartPerSecond],
+    [drainStartLarge, s.drainLarge, (r: PeerResult) => r.drainLargeFromStartPerSecond],
+  ] as const) {
+    if (!res.length) continue;
+    const label = `${n.toLocaleString('en-US')} v1 noop`;
+    const v = over(res, (r) => r.perSecond);
+    rows.push({
+      workload: '2c drain from start',
+      metric: `tasks/s, ${label}, npm start → last finished (LOG_LEVEL=info)`,
+      value: v,
+      unit: '/s',
+    });
+    for (const [peer, pr] of Object.entries(peers)) {
+      const ref = over(pr, peerRate);
+      if (!Number.isFinite(ref.median)) continue;
+      const ratio = v.median / ref.median;
+      rows.push({
+        workload: '2c drain from start',
+        metric: `tasks/s, ${label}, vs ${peer} from its worker's start`,
+        value: v,
+        unit: '/s',
+        against: peer,
+        reference: ref,
+        ratio,
+        ...(peer === 'graphile-worker' && { target: '≥ 1.0×', met: ratio >= 1 }),
+      });
+    }
+    rows.push({
+      workload: '2c drain from start',
+      metric: `tasks/s, ${label}, first start → last finished`,
+      value: over(res, (r) => r.fromFirstPerSecond),
+      unit: '/s',
+    });
+    rows.push({
+      workload: '2c drain from start',
+      metric: `npm start → first task started, ${label}`,
+      value: over(res, (r) => r.firstStartMs),
+      unit: 'ms',
+    });
+    rows.push({
+      workload: '2c drain from start',
+      metric: `statements per task, ${label}`,
+      value: over(res, (r) => r.statementsPerTask),
+      unit: '',
+    });
   }
   if (drain.length) {
     const v = over(drain, (r) => r.perSecond);
@@ -435,23 +551,6 @@ async function main(): Promise<void> {
         ...(peer === 'graphile-worker' && { target: '≥ 1.0×', met: ratio >= 1 }),
       });
     }
-  }
-  if (createV1.length) {
-    const v = over(createV1, (r) => r.perSecond);
-    const original = create.length ? over(create, (r) => r.perSecond) : undefined;
-    rows.push({
-      workload: '1b create v1',
-      metric: 'POST /v1/tasks creates/s, JSON input (64 HTTP connections)',
-      value: v,
-      unit: '/s',
-      ...(original && {
-        against: 'POST /task/create',
-        reference: original,
-        ratio: v.median / original.median,
-      }),
-    });
-    rows.push({ workload: '1b create v1', metric: 'p50', value: over(createV1, (r) => r.p50Ms), unit: 'ms' });
-    rows.push({ workload: '1b create v1', metric: 'p99', value: over(createV1, (r) => r.p99Ms), unit: 'ms' });
   }
   if (drainV1.length) {
     const v = over(drainV1, (r) => r.perSecond);
@@ -626,36 +725,36 @@ async function main(): Promise<void> {
     }
   }
   if (reads.length) {
-    const p99 = over(
-      reads.map((r) => r.reads!),
-      (r) => r.p99Ms,
-    );
-    rows.push({
-      workload: '5 read under load',
-      metric: 'GET p50 (64 conns, during drain)',
-      value: over(
-        reads.map((r) => r.reads!),
-        (r) => r.p50Ms,
-      ),
-      unit: 'ms',
-    });
-    rows.push({
-      workload: '5 read under load',
-      metric: 'GET p99',
-      value: p99,
-      unit: 'ms',
-      target: '≤ 10 ms',
-      met: p99.median <= 10,
-    });
-    rows.push({
-      workload: '5 read under load',
-      metric: 'GETs/s',
-      value: over(
-        reads.map((r) => r.reads!),
-        (r) => r.perSecond,
-      ),
-      unit: '/s',
-    });
+    // Half the connections read each API (bench/ours.ts drainWorkload).
+    for (const [label, pick] of [
+      ['GET /task/check-result', (r: DrainResult) => r.reads],
+      ['GET /v1/tasks/{id}', (r: DrainResult) => r.readsV1],
+    ] as const) {
+      const got = reads.map(pick).filter((r) => r !== undefined);
+      if (!got.length) continue;
+      const p99 = over(got, (r) => r.p99Ms);
+      const conns = s.connections / 2;
+      rows.push({
+        workload: '5 read under load',
+        metric: `${label} p50 (${conns} of ${s.connections} conns, during drain)`,
+        value: over(got, (r) => r.p50Ms),
+        unit: 'ms',
+      });
+      rows.push({
+        workload: '5 read under load',
+        metric: `${label} p99`,
+        value: p99,
+        unit: 'ms',
+        target: '≤ 10 ms',
+        met: p99.median <= 10,
+      });
+      rows.push({
+        workload: '5 read under load',
+        metric: `${label} GETs/s`,
+        value: over(got, (r) => r.perSecond),
+        unit: '/s',
+      });
+    }
     rows.push({
       workload: '5 read under load',
       metric: 'drain tasks/s meanwhile',
@@ -814,8 +913,9 @@ function chart(rows: Row[], subtitle: string): string {
     title: 'Reads under load (GET /task/check-result during a drain)',
     unit: 'ms',
     bars: [
-      ...bar('p50', find('5 read under load', 'GET p50')?.value, 'ours'),
-      ...bar('p99', find('5 read under load', 'GET p99')?.value, 'ours'),
+      ...bar('p50', find('5 read under load', 'GET /task/check-result p50')?.value, 'ours'),
+      ...bar('p99', find('5 read under load', 'GET /task/check-result p99')?.value, 'ours'),
+      ...bar('v1 p99', find('5 read under load', 'GET /v1/tasks/{id} p99')?.value, 'ours'),
     ],
   });
   return renderChart(

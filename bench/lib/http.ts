@@ -40,6 +40,12 @@ export class HttpLoad {
     if (res.statusCode !== 200) throw new Error(`check-result answered ${res.statusCode}`);
   }
 
+  async getV1(taskId: string): Promise<void> {
+    const res = await this.pool.request({ method: 'GET', path: `/v1/tasks/${taskId}` });
+    await res.body.dump();
+    if (res.statusCode !== 200) throw new Error(`GET /v1/tasks/{id} answered ${res.statusCode}`);
+  }
+
   /** `connections` closed loops of `call` for `durationMs`. */
   run(connections: number, durationMs: number, call: (loop: number) => Promise<unknown>) {
     return closedLoop(connections, durationMs, async (loop) => void (await call(loop)));

@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
+import { statementText, type StatementName } from '../../src/db/store.js';
 import { createLogger } from '../../src/logger.js';
 
 /** The service's own schema and statements, so the limits and the plan are measured on exactly what it runs. */
@@ -14,12 +14,9 @@ export async function migrateDatabase(url: string): Promise<void> {
   }
 }
 
-/** A named statement's text, read from src/db/store.ts (the store does not export its SQL). */
-export async function storeStatement(name: string): Promise<string> {
-  const source = await readFile(new URL('../../src/db/store.ts', import.meta.url), 'utf8');
-  const match = new RegExp(`\\n\\s*${name}: \`([^\`]*)\``).exec(source);
-  if (!match?.[1]) throw new Error(`statement ${name} not found in src/db/store.ts`);
-  return match[1].trim();
+/** A named statement of the store, as it runs it. */
+export function storeStatement(name: StatementName): Promise<string> {
+  return Promise.resolve(statementText(name));
 }
 
 /**

@@ -6,6 +6,7 @@ import { freePort, log, procMemory, sleep } from './util.js';
 
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MEMPROBE = fileURLToPath(new URL('./memprobe.mjs', import.meta.url));
+export const STMTPROBE = fileURLToPath(new URL('./stmtprobe.mjs', import.meta.url));
 
 const live = new Set<ChildProcess>();
 /** Process groups of `npm start` runs (npm, its shell and the service), by the group leader's pid. */
@@ -37,6 +38,8 @@ export interface ServiceOptions {
   watch?: { contains: string; onLine: (line: string) => void };
   /** Sample heap and RSS from inside the process every this many ms (a preloaded module writes them to stderr). */
   memprobeMs?: number;
+  /** Count the statements the process sends (bench/lib/stmtprobe.mjs); read them with `statements()`. */
+  countStatements?: boolean;
   nodeArgs?: string[];
 }
 
@@ -49,6 +52,7 @@ export class Service {
     readonly port: number,
     /** Samples from inside the process (when started with `memprobeMs`), appended as they arrive. */
     readonly mem: MemSample[],
+    private readonly sent: { n: number },
   ) {
     this.exited = new Promise((resolve) => {
       if (proc.exitCode !== null) resolve(proc.exitCode);
@@ -79,14 +83,18 @@ export class Service {
       args.push('--import', MEMPROBE);
       env.BENCH_MEMPROBE_MS = String(options.memprobeMs);
     }
+    if (options.countStatements) args.push('--import', STMTPROBE);
     args.push('dist/main.js');
     const proc = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(proc);
     proc.once('exit', () => live.delete(proc));
     const mem: MemSample[] = [];
+    const sent = { n: 0 };
     let stderrTail = '';
     createInterface({ input: proc.stderr }).on('line', (line) => {
-      if (line.startsWith('{"memprobe"')) {
+      if (line.startsWith('{"stmtprobe"')) {
+        sent.n = (JSON.parse(line) as { stmtprobe: { sent: number } }).stmtprobe.sent;
+      } else if (line.startsWith('{"memprobe"')) {
         try {
           mem.push((JSON.parse(line) as { memprobe: MemSample }).memprobe);
         } catch {
@@ -113,7 +121,14 @@ export class Service {
         if (!listening) reject(new Error(`service exited with ${code} before listening: ${stderrTail}`));
       });
     });
-    return new Service(proc, port, mem);
+    return new Service(proc, port, mem, sent);
+  }
+
+  /** Statements sent so far, as of the probe's last report (within BENCH_STMTPROBE_MS); with `countStatements`. */
+  async statements(): Promise<number> {
+    // The probe reports every 250 ms: wait for one report taken after this call.
+    await sleep(300);
+    return this.sent.n;
   }
 
   async memory(): Promise<{ rss: number; hwm: number } | undefined> {
@@ -163,76 +178,126 @@ export interface StartTiming {
 }
 
 /**
- * Starts the service the way a user does — `npm start` in the package root (or `node dist/main.js`, to see what
- * npm and the build check add) — in a process group of its own, times it until GET /readyz answers 200, and
- * stops it as Ctrl-C in a terminal would: a signal to the whole group (npm's shell does not pass SIGTERM on).
- * Fails if the start compiled the service: only a start on a fresh build is measured.
+ * The service started the way a user does — `npm start` in the package root (or `node dist/main.js`, to see what
+ * npm and the build check add) — in a process group of its own, stopped as Ctrl-C in a terminal would: a signal
+ * to the whole group (npm's shell does not pass SIGTERM on).
  */
+export class UserStart {
+  /** performance.now() and the wall clock at the spawn. */
+  readonly t0: number;
+  readonly t0Wall: number;
+  listeningMs = Number.NaN;
+  /** The start compiled the service (only a start on a fresh build is measured). */
+  compiled = false;
+  /** Statements sent, as the preloaded probe last reported (with `countStatements`). */
+  statementsSent = 0;
+  private stderr = '';
+  private closed = false;
+  private readonly whenClosed: Promise<void>;
+  private readonly pgid: number;
+
+  constructor(
+    readonly command: 'npm start' | 'node dist/main.js',
+    readonly port: number,
+    env: Record<string, string | undefined>,
+    countStatements = false,
+  ) {
+    const full = userEnv({
+      HOST: '127.0.0.1',
+      ...env,
+      PORT: String(port),
+      ...(countStatements && { NODE_OPTIONS: `--import ${STMTPROBE}` }),
+    });
+    const [file, args] = command === 'npm start' ? ['npm', ['start']] : [process.execPath, ['dist/main.js']];
+    this.t0Wall = Date.now();
+    this.t0 = performance.now();
+    const proc = spawn(file, args, {
+      cwd: ROOT,
+      env: full,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.pgid = proc.pid as number;
+    liveGroups.add(this.pgid);
+    createInterface({ input: proc.stderr }).on('line', (line) => {
+      if (line.startsWith('{"stmtprobe"')) {
+        // npm itself runs with the probe too (NODE_OPTIONS), so only the service's large counts matter: the
+        // largest report wins.
+        const n = (JSON.parse(line) as { stmtprobe: { sent: number } }).stmtprobe.sent;
+        this.statementsSent = Math.max(this.statementsSent, n);
+        return;
+      }
+      if (line.includes('build-if-stale:') && line.includes('compiling')) this.compiled = true;
+      this.stderr = (this.stderr + line + '\n').slice(-4000);
+    });
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      if (Number.isNaN(this.listeningMs) && line.includes('"msg":"listening"'))
+        this.listeningMs = performance.now() - this.t0;
+    });
+    // 'close': every process of the group holding the pipes (npm, its shell, the service) has gone.
+    this.whenClosed = new Promise<void>((resolve) =>
+      proc.once('close', () => {
+        this.closed = true;
+        liveGroups.delete(this.pgid);
+        resolve();
+      }),
+    );
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Polls GET /readyz every 10 ms until it answers 200; ms from the spawn. */
+  async ready(timeoutMs = 60_000): Promise<number> {
+    for (;;) {
+      if (this.closed) throw new Error(`${this.command} exited before it was ready: ${this.stderr}`);
+      if (performance.now() - this.t0 > timeoutMs)
+        throw new Error(`${this.command} not ready within ${timeoutMs} ms: ${this.stderr}`);
+      try {
+        const res = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(2000) });
+        await res.arrayBuffer();
+        if (res.status === 200) return performance.now() - this.t0;
+      } catch {
+        // Not listening yet.
+      }
+      await sleep(10);
+    }
+  }
+
+  private signal(sig: NodeJS.Signals): void {
+    try {
+      process.kill(-this.pgid, sig);
+    } catch {
+      // Gone already.
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.signal('SIGTERM');
+    const stopped = await Promise.race([this.whenClosed.then(() => true), sleep(30_000).then(() => false)]);
+    if (!stopped) {
+      log(`${this.command} (group ${this.pgid}) did not stop within 30 s; killing it`);
+      this.signal('SIGKILL');
+      await this.whenClosed;
+    }
+  }
+}
+
+/** Starts the service as a user does (see UserStart) and times it until GET /readyz answers 200. */
 export async function timeStart(options: {
   command: 'npm start' | 'node dist/main.js';
   /** Set, or with undefined removed, on top of the user's environment; PORT and HOST are chosen here. */
   env: Record<string, string | undefined>;
   timeoutMs?: number;
 }): Promise<StartTiming> {
-  const timeoutMs = options.timeoutMs ?? 60_000;
-  const port = await freePort();
-  const env = userEnv({ HOST: '127.0.0.1', ...options.env, PORT: String(port) });
-  const [file, args] =
-    options.command === 'npm start' ? ['npm', ['start']] : [process.execPath, ['dist/main.js']];
-  const t0 = performance.now();
-  const proc = spawn(file, args, { cwd: ROOT, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  const pgid = proc.pid as number;
-  liveGroups.add(pgid);
-  let stderr = '';
-  let listeningMs = Number.NaN;
-  let compiled = false;
-  createInterface({ input: proc.stderr }).on('line', (line) => {
-    if (line.includes('build-if-stale:') && line.includes('compiling')) compiled = true;
-    stderr = (stderr + line + '\n').slice(-4000);
-  });
-  createInterface({ input: proc.stdout }).on('line', (line) => {
-    if (Number.isNaN(listeningMs) && line.includes('"msg":"listening"')) listeningMs = performance.now() - t0;
-  });
-  // 'close': every process of the group holding the pipes (npm, its shell, the service) has gone.
-  let closed = false;
-  const whenClosed = new Promise<void>((resolve) =>
-    proc.once('close', () => {
-      closed = true;
-      liveGroups.delete(pgid);
-      resolve();
-    }),
-  );
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-    } catch {
-      // Gone already.
-    }
-  };
+  const started = new UserStart(options.command, await freePort(), options.env);
   try {
-    let readyMs = Number.NaN;
-    while (Number.isNaN(readyMs)) {
-      if (closed) throw new Error(`${options.command} exited before it was ready: ${stderr}`);
-      if (performance.now() - t0 > timeoutMs)
-        throw new Error(`${options.command} not ready within ${timeoutMs} ms: ${stderr}`);
-      try {
-        const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(2000) });
-        await res.arrayBuffer();
-        if (res.status === 200) readyMs = performance.now() - t0;
-      } catch {
-        // Not listening yet.
-      }
-      if (Number.isNaN(readyMs)) await sleep(10);
-    }
-    if (compiled) throw new Error(`${options.command} compiled the service; measure a fresh build only`);
-    return { listeningMs, readyMs };
+    const readyMs = await started.ready(options.timeoutMs);
+    if (started.compiled)
+      throw new Error(`${options.command} compiled the service; measure a fresh build only`);
+    return { listeningMs: started.listeningMs, readyMs };
   } finally {
-    signal('SIGTERM');
-    const stopped = await Promise.race([whenClosed.then(() => true), sleep(30_000).then(() => false)]);
-    if (!stopped) {
-      log(`${options.command} (group ${pgid}) did not stop within 30 s; killing it`);
-      signal('SIGKILL');
-      await whenClosed;
-    }
+    await started.stop();
   }
 }

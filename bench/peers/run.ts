@@ -12,6 +12,8 @@ export interface PeerParams {
   enqueueCallers: number;
   enqueueMs: number;
   drainJobs: number;
+  /** A second, larger drain (0: none), reported as drainLarge*. */
+  drainJobsLarge: number;
   pickupCount: number;
   inflightJobs: number;
   inflightWaitMs: number;
@@ -23,6 +25,10 @@ export interface PeerResult {
   enqueueP50Ms: number;
   enqueueP99Ms: number;
   drainPerSecond: number;
+  /** From the worker's start rather than its first job. */
+  drainFromStartPerSecond: number;
+  drainLargePerSecond: number;
+  drainLargeFromStartPerSecond: number;
   pickupP50Ms: number;
   pickupP95Ms: number;
   pickupP99Ms: number;
@@ -48,17 +54,27 @@ export async function runPeer(peer: PeerName, params: PeerParams): Promise<PeerR
     ['drain', { jobs: params.drainJobs }],
     ['pickup', { count: params.pickupCount }],
   ];
+  if (params.drainJobsLarge > 0) parts.push(['drain', { jobs: params.drainJobsLarge, large: true }]);
   if (params.withInflight)
     parts.push(['inflight', { jobs: params.inflightJobs, waitMs: params.inflightWaitMs }]);
   for (const [workload, args] of parts) {
     const db = peer === 'bullmq' ? undefined : await createDatabase(peer.replace('-', '_'));
     try {
-      Object.assign(result, await child(peer, workload, { ...args, databaseUrl: db?.url }));
+      const { large, ...rest } = args;
+      const out = await child(peer, workload, { ...rest, databaseUrl: db?.url });
+      if (large)
+        Object.assign(result, {
+          drainLargePerSecond: out.drainPerSecond,
+          drainLargeFromStartPerSecond: out.drainFromStartPerSecond,
+        });
+      else Object.assign(result, out);
     } finally {
       if (db) await dropDatabase(db.name);
     }
   }
   return {
+    drainLargePerSecond: Number.NaN,
+    drainLargeFromStartPerSecond: Number.NaN,
     inflightBaselineRssMiB: Number.NaN,
     inflightPeakRssMiB: Number.NaN,
     inflightPeakHeapUsedMiB: Number.NaN,

@@ -947,6 +947,9 @@ const SQL = {
 
 export type StatementName = keyof typeof SQL;
 
+/** A statement's text, for the benchmark's measurements of exactly what the store runs. */
+export const statementText = (name: StatementName): string => SQL[name];
+
 const PLANNED_PER_CALL = new Set<StatementName>([
   'taskInsertMany',
   'taskInsertManyV1',
