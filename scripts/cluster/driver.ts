@@ -538,10 +538,11 @@ async function faultCase(fault: Fault, tasks: number) {
     });
     // The host that was cut off comes back: it learns that its lease is gone, registers again, and tries to store
     // the outcomes of the runs that finished while it was away. Wait until it has (bounded).
+    // The records of this case's processes only (earlier cases' files are in the same directory).
     const records = () =>
-      readdirSync(dir)
-        .filter((f) => f.startsWith('records-'))
-        .flatMap((f) => readFileSync(path.join(dir, f), 'utf8').split('\n').filter(Boolean))
+      all
+        .filter((h) => existsSync(h.recordFile))
+        .flatMap((h) => readFileSync(h.recordFile, 'utf8').split('\n').filter(Boolean))
         .map((l) => {
           const [task, attempt, host] = l.split(' ');
           return { task: task!, attempt: Number(attempt), host: host! };
