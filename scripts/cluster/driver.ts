@@ -21,9 +21,10 @@ const measure = process.argv.includes('--measure');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length);
 const repo = path.resolve(import.meta.dirname, '..', '..');
 const LEASE_MS = 2000;
-const FAKETIME_LIB = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1', '/usr/lib/faketime/libfaketime.so.1'].find(
-  (f) => existsSync(f),
-);
+const FAKETIME_LIB = [
+  '/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1',
+  '/usr/lib/faketime/libfaketime.so.1',
+].find((f) => existsSync(f));
 
 const pgUrl = (db: string) => `postgres://postgres@${ipOf('pg')}:${PG_PORT}/${db}`;
 const admin = new pg.Pool({ connectionString: pgUrl('postgres'), max: 2 });
@@ -31,7 +32,11 @@ const admin = new pg.Pool({ connectionString: pgUrl('postgres'), max: 2 });
 // ---------------------------------------------------------------------------------------------------------------
 // Waiting, bounded
 
-async function until<T>(what: string, boundMs: number, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
+async function until<T>(
+  what: string,
+  boundMs: number,
+  probe: () => Promise<T | undefined> | T | undefined,
+): Promise<T> {
   const deadline = performance.now() + boundMs;
   for (;;) {
     const v = await probe();
@@ -136,7 +141,11 @@ class Host {
   }
 }
 
-async function startHosts(db: string, names: HostName[], env: (h: HostName) => Record<string, string>): Promise<Host[]> {
+async function startHosts(
+  db: string,
+  names: HostName[],
+  env: (h: HostName) => Record<string, string>,
+): Promise<Host[]> {
   // One first: it runs the migrations.
   const first = await new Host(names[0]!, db, env(names[0]!)).ready();
   const rest = await Promise.all(names.slice(1).map((h) => new Host(h, db, env(h)).ready()));
@@ -277,7 +286,12 @@ class WaitSampler {
     const lockWaitersAvg = Object.fromEntries(
       [...this.locks.entries()].map(([k, v]) => [k, round(v / Math.max(this.samples, 1), 2)]),
     );
-    return { samples: this.samples, activeBackendsAvg: round(total / Math.max(this.samples, 1), 2), top, lockWaitersAvg };
+    return {
+      samples: this.samples,
+      activeBackendsAvg: round(total / Math.max(this.samples, 1), 2),
+      top,
+      lockWaitersAvg,
+    };
   }
 }
 
@@ -290,7 +304,14 @@ interface Spend {
   loadCores: number;
   machineBusyCores: number;
   writeXactsPerTask: number;
-  wal: { bytesPerTask: number; recordsPerTask: number; fpiPerTask: number; syncs: number; syncMs: number; writeMs: number };
+  wal: {
+    bytesPerTask: number;
+    recordsPerTask: number;
+    fpiPerTask: number;
+    syncs: number;
+    syncMs: number;
+    writeMs: number;
+  };
   commitsPerTask: number;
   waits: Awaited<ReturnType<WaitSampler['stop']>>;
 }
@@ -353,7 +374,8 @@ async function throughput(n: number, total: number, clients: number) {
   const hosts = await startHosts(db, names, () => ({ WORKER_CONCURRENCY: '500' }));
   try {
     const paused = await api(`${hosts[0]!.url}/v1/queues/default`, 'PATCH', { paused: true });
-    if (paused.status !== 200) throw new Error(`pausing the queue: ${paused.status} ${JSON.stringify(paused.json)}`);
+    if (paused.status !== 200)
+      throw new Error(`pausing the queue: ${paused.status} ${JSON.stringify(paused.json)}`);
     // Create: `clients` keep-alive clients, each sending POST /v1/tasks one after another, round-robin over hosts.
     let sent = 0;
     let accepted = 0;
@@ -430,8 +452,12 @@ async function throughput(n: number, total: number, clients: number) {
         `${result.createBatchPerS}/s (PostgreSQL ${createBatch.pgCores} cores), drain ${result.drainPerS}/s (PostgreSQL ` +
         `${drain.pgCores} cores, taskd ${drain.taskdCores}, machine ${drain.machineBusyCores})`,
     );
-    console.log(`  create waits ${JSON.stringify(create.waits.top)} locks ${JSON.stringify(create.waits.lockWaitersAvg)}`);
-    console.log(`  drain waits ${JSON.stringify(drain.waits.top)} locks ${JSON.stringify(drain.waits.lockWaitersAvg)}`);
+    console.log(
+      `  create waits ${JSON.stringify(create.waits.top)} locks ${JSON.stringify(create.waits.lockWaitersAvg)}`,
+    );
+    console.log(
+      `  drain waits ${JSON.stringify(drain.waits.top)} locks ${JSON.stringify(drain.waits.lockWaitersAvg)}`,
+    );
     check(`${n} host(s): every create answered 201`, accepted === 2 * total, JSON.stringify(other));
     check(`${n} host(s): every task completed exactly once`, result.tasksNotCompletedExactlyOnce === 0);
     return result;
@@ -466,7 +492,12 @@ async function faultCase(fault: Fault, tasks: number) {
     RETRY_BACKOFF_MAX_MS: '500',
     SHUTDOWN_GRACE_MS: '2000',
     ...(skew[h] && FAKETIME_LIB
-      ? { LD_PRELOAD: FAKETIME_LIB, FAKETIME: skew[h], FAKETIME_DONT_FAKE_MONOTONIC: '1', FAKETIME_NO_CACHE: '1' }
+      ? {
+          LD_PRELOAD: FAKETIME_LIB,
+          FAKETIME: skew[h],
+          FAKETIME_DONT_FAKE_MONOTONIC: '1',
+          FAKETIME_NO_CACHE: '1',
+        }
       : {}),
   });
   const hosts = await startHosts(db, TASKD_HOSTS, env);
@@ -481,7 +512,11 @@ async function faultCase(fault: Fault, tasks: number) {
           return Date.parse(r.headers.get('date') ?? '') - Date.now();
         }),
       );
-      check('the skewed hosts run with their clocks off (HTTP Date header vs the load host)', clocks[0]! > 5000 && clocks[1]! < -5000, clocks.join(' / ') + ' ms');
+      check(
+        'the skewed hosts run with their clocks off (HTTP Date header vs the load host)',
+        clocks[0]! > 5000 && clocks[1]! < -5000,
+        clocks.join(' / ') + ' ms',
+      );
     }
     // The work: tasks of 300-1500 ms, created through the hosts that stay up.
     for (let i = 0; i < tasks; i += 200) {
@@ -507,7 +542,11 @@ async function faultCase(fault: Fault, tasks: number) {
         `SELECT count(*)::int AS n FROM taskd.tasks t, jsonb_array_elements(t.history) e
           WHERE e->'error'->>'type' = 'worker_lost'`,
       );
-      check('no lease misjudged while the clocks are off (no worker_lost, no lease lost)', rows[0]!.n === 0 && all.every((h) => h.count('lease lost') === 0), `${rows[0]!.n} worker_lost`);
+      check(
+        'no lease misjudged while the clocks are off (no worker_lost, no lease lost)',
+        rows[0]!.n === 0 && all.every((h) => h.count('lease lost') === 0),
+        `${rows[0]!.n} worker_lost`,
+      );
     }
 
     // The fault.
@@ -522,7 +561,8 @@ async function faultCase(fault: Fault, tasks: number) {
     const cutFor = 3 * LEASE_MS;
     await sleep(cutFor);
     if (fault === 'link-down') spawnSync('ip', ['-n', ns.t1, 'link', 'set', 'eth0', 'up']);
-    if (fault === 'partition') spawnSync('ip', ['-n', ns.sw, 'link', 'set', switchPort('t1'), 'master', 'br0']);
+    if (fault === 'partition')
+      spawnSync('ip', ['-n', ns.sw, 'link', 'set', switchPort('t1'), 'master', 'br0']);
     let back = victim;
     if (fault === 'kill' || fault === 'clock-skew') {
       back = new Host('t1', db, env('t1'));
@@ -633,11 +673,26 @@ async function faultCase(fault: Fault, tasks: number) {
     check(`${fault}: zero lost (every task completed)`, lost === 0, `${lost} of ${tasks} not completed`);
     check(`${fault}: zero duplicate completions`, duplicates === 0, String(duplicates));
     check(`${fault}: every completion is a run the handler recorded`, unbacked === 0, String(unbacked));
-    check(`${fault}: t1's running tasks were recovered by the others`, recoveredRuns.length >= 10 && wronglyReaped === 0, `${recoveredRuns.length} recovered, ${wronglyReaped} of healthy hosts`);
-    check(`${fault}: recovered within LEASE_MS + a reaper interval (+1 s)`, recoveredMs.every((ms) => ms <= LEASE_MS * 1.25 + 1000), `max ${result.recoveredAfterFaultMs.max} ms`);
-    check(`${fault}: the cut-off worker claimed nothing after the fault`, result.claimsByCutOffWorkerAfterFault === 0);
+    check(
+      `${fault}: t1's running tasks were recovered by the others`,
+      recoveredRuns.length >= 10 && wronglyReaped === 0,
+      `${recoveredRuns.length} recovered, ${wronglyReaped} of healthy hosts`,
+    );
+    check(
+      `${fault}: recovered within LEASE_MS + a reaper interval (+1 s)`,
+      recoveredMs.every((ms) => ms <= LEASE_MS * 1.25 + 1000),
+      `max ${result.recoveredAfterFaultMs.max} ms`,
+    );
+    check(
+      `${fault}: the cut-off worker claimed nothing after the fault`,
+      result.claimsByCutOffWorkerAfterFault === 0,
+    );
     if (fault === 'link-down' || fault === 'partition') {
-      check(`${fault}: t1's late outcomes were fenced off (and it said so)`, late.length >= 1 && result.lateOutcomesRefusedPerLog >= late.length, `${late.length} late runs, ${result.lateOutcomesRefusedPerLog} refused`);
+      check(
+        `${fault}: t1's late outcomes were fenced off (and it said so)`,
+        late.length >= 1 && result.lateOutcomesRefusedPerLog >= late.length,
+        `${late.length} late runs, ${result.lateOutcomesRefusedPerLog} refused`,
+      );
     }
     return result;
   } finally {
@@ -674,12 +729,23 @@ async function main(): Promise<number> {
     }
     results.faults.push(await faultCase(f, 800));
   }
-  const out = { measuredAt: new Date().toISOString(), mode: measure ? 'measure' : 'ci', wallS: round((performance.now() - started) / 1000), cpus: 2, ...results, failures };
+  const out = {
+    measuredAt: new Date().toISOString(),
+    mode: measure ? 'measure' : 'ci',
+    wallS: round((performance.now() - started) / 1000),
+    cpus: 2,
+    ...results,
+    failures,
+  };
   // The measuring run's figures are committed (docs/scaling.md quotes them); CI's stay in .tmp/.
-  const file = measure ? path.join(repo, 'scripts/cluster/results.json') : path.join(repo, '.tmp/cluster/ci.json');
+  const file = measure
+    ? path.join(repo, 'scripts/cluster/results.json')
+    : path.join(repo, '.tmp/cluster/ci.json');
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
-  console.log(`${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) failed`} in ${out.wallS} s; figures in ${path.relative(repo, file)}`);
+  console.log(
+    `${failures.length === 0 ? 'all checks passed' : `${failures.length} check(s) failed`} in ${out.wallS} s; figures in ${path.relative(repo, file)}`,
+  );
   return failures.length === 0 ? 0 : 1;
 }
 

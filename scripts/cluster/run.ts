@@ -85,7 +85,20 @@ function buildNetwork(): void {
     const hostNs = ns[h.name];
     ip('netns', 'add', hostNs);
     ip('-n', hostNs, 'link', 'set', 'lo', 'up');
-    ip('-n', ns.sw, 'link', 'add', switchPort(h.name), 'type', 'veth', 'peer', 'name', 'eth0', 'netns', hostNs);
+    ip(
+      '-n',
+      ns.sw,
+      'link',
+      'add',
+      switchPort(h.name),
+      'type',
+      'veth',
+      'peer',
+      'name',
+      'eth0',
+      'netns',
+      hostNs,
+    );
     ip('-n', ns.sw, 'link', 'set', switchPort(h.name), 'master', 'br0');
     ip('-n', ns.sw, 'link', 'set', switchPort(h.name), 'up');
     ip('-n', hostNs, 'addr', 'add', `${h.ip}/24`, 'dev', 'eth0');
@@ -113,7 +126,10 @@ function startPostgres(): void {
   chownSync(sockDir, pgUser.uid, pgUser.gid);
   mkdirSync(pgDir, { mode: 0o700 });
   chownSync(pgDir, pgUser.uid, pgUser.gid);
-  sh('ip', asPostgres([`${PG_BIN}/initdb`, '-D', pgDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '-N']));
+  sh(
+    'ip',
+    asPostgres([`${PG_BIN}/initdb`, '-D', pgDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '-N']),
+  );
   appendFileSync(path.join(pgDir, 'pg_hba.conf'), `host all all ${SUBNET}.0/24 trust\n`);
   const settings = [
     `listen_addresses=${ipOf('pg')}`,
@@ -125,7 +141,20 @@ function startPostgres(): void {
     'track_wal_io_timing=on',
   ];
   const options = settings.map((s) => `-c ${s}`).join(' ');
-  sh('ip', asPostgres([`${PG_BIN}/pg_ctl`, '-D', pgDir, '-l', path.join(sockDir, 'postgres.log'), '-w', '-o', options, 'start']));
+  sh(
+    'ip',
+    asPostgres([
+      `${PG_BIN}/pg_ctl`,
+      '-D',
+      pgDir,
+      '-l',
+      path.join(sockDir, 'postgres.log'),
+      '-w',
+      '-o',
+      options,
+      'start',
+    ]),
+  );
 }
 
 function stopPostgres(): void {
@@ -173,8 +202,19 @@ async function main(): Promise<number> {
     buildNetwork();
     startPostgres();
     const pgPid = Number(readFileSync(path.join(dir, 'pg', 'postmaster.pid'), 'utf8').split('\n')[0]);
-    console.log(`cluster ${PREFIX}${runId}: PostgreSQL ${ipOf('pg')}:${PG_PORT} (pid ${pgPid}), hosts ${HOSTS.map((h) => `${h.name}=${h.ip}`).join(' ')}`);
-    const args = ['netns', 'exec', ns.load, process.execPath, '--import', 'tsx', 'scripts/cluster/driver.ts', ...process.argv.slice(2)];
+    console.log(
+      `cluster ${PREFIX}${runId}: PostgreSQL ${ipOf('pg')}:${PG_PORT} (pid ${pgPid}), hosts ${HOSTS.map((h) => `${h.name}=${h.ip}`).join(' ')}`,
+    );
+    const args = [
+      'netns',
+      'exec',
+      ns.load,
+      process.execPath,
+      '--import',
+      'tsx',
+      'scripts/cluster/driver.ts',
+      ...process.argv.slice(2),
+    ];
     driver = spawn('ip', args, {
       stdio: 'inherit',
       env: {
