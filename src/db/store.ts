@@ -221,13 +221,13 @@ const SQL = {
       INSERT INTO taskd.tasks AS t (id, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
                                backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
       SELECT o.id, o.kind, o.input, o.timeout_ms, o.queue, o.priority,
-             coalesce(o.run_at, now()),
-             CASE WHEN o.run_at > now() THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
+             coalesce(o.run_at, now() + o.delay_ms * interval '1 millisecond', now()),
+             CASE WHEN o.run_at > now() OR o.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
              o.max_attempts, o.backoff_base_ms, o.backoff_max_ms, o.idempotency_key, o.fingerprint, o.callback_url
       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::int[], $7::timestamptz[],
-                  $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[])
+                  $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::float8[])
         AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms, backoff_max_ms,
-             idempotency_key, fingerprint, callback_url)
+             idempotency_key, fingerprint, callback_url, delay_ms)
       RETURNING ${RECORD}
     ), woken AS (
       SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted WHERE state = 'queued'
@@ -826,8 +826,9 @@ const SQL = {
     ), inserted AS (
       INSERT INTO taskd.tasks AS t (id, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
                                backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
-      SELECT $5::uuid, $6::text, $7::jsonb, $8::int, $9::text, $10::int, coalesce($11::timestamptz, now()),
-             CASE WHEN $11::timestamptz > now() THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
+      SELECT $5::uuid, $6::text, $7::jsonb, $8::int, $9::text, $10::int,
+             coalesce($11::timestamptz, now() + $18::float8 * interval '1 millisecond', now()),
+             CASE WHEN $11::timestamptz > now() OR $18::float8 > 0 THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
              $12::int, $13::int, $14::int, $15::text, $16::text, $17::text
       FROM due
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
@@ -1006,7 +1007,10 @@ export interface NewTaskV1 {
   timeoutMs: number;
   queue: string;
   priority: number;
+  /** An explicit start time, or null. */
   runAt: Date | null;
+  /** Or a delay, added to the database's now() by the insert (null: none). */
+  delayMs?: number | null;
   maxAttempts: number;
   backoffBaseMs: number | null;
   backoffMaxMs: number | null;
@@ -1375,6 +1379,7 @@ export class TaskStore {
       tasks.map((t) => t.idempotencyKey),
       tasks.map((t) => t.fingerprint),
       tasks.map((t) => t.callbackUrl),
+      tasks.map((t) => t.delayMs ?? null),
     ]);
     // RETURNING gives no order: answer in the order of the request.
     const byId = new Map(rows.map((r) => [r.id, r]));
@@ -1863,6 +1868,7 @@ export class TaskStore {
         t.idempotencyKey,
         t.fingerprint,
         t.callbackUrl,
+        t.delayMs ?? null,
       ],
       options,
     );

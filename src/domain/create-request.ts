@@ -47,12 +47,10 @@ export function newTaskFromBody(
       { path: '/run_at', message: 'give run_at or delay_ms, not both' },
     ]);
   }
-  const runAt =
-    body.run_at !== undefined
-      ? new Date(body.run_at)
-      : body.delay_ms !== undefined
-        ? new Date(Date.now() + body.delay_ms)
-        : null;
+  // A delay counts from the database's clock, not this process's: the insert adds it to now(), so a host whose
+  // clock is off does not run a delayed task early or late.
+  const runAt = body.run_at !== undefined ? new Date(body.run_at) : null;
+  const delayMs = body.run_at === undefined ? (body.delay_ms ?? null) : null;
   const input = JSON.stringify(body.input ?? null);
   // jsonb cannot hold NUL, nor a lone surrogate: such input would not read back as it was sent.
   if (!storableJson(body.input)) {
@@ -78,6 +76,7 @@ export function newTaskFromBody(
     queue: body.queue ?? kind.defaults.queue ?? 'default',
     priority: body.priority ?? 0,
     runAt,
+    delayMs,
     maxAttempts: body.max_attempts ?? kind.defaults.max_attempts ?? defaults.maxAttempts,
     backoffBaseMs: body.backoff?.base_ms ?? kind.backoff?.baseMs ?? null,
     backoffMaxMs: body.backoff?.max_ms ?? kind.backoff?.maxMs ?? null,
