@@ -81,14 +81,18 @@ export interface ReadReplicaOptions {
   checkIntervalMs?: number;
 }
 
-const SQL_PRIMARY_LSN = 'SELECT pg_current_wal_lsn()::text AS lsn';
+/** WAL positions as byte offsets (float8 is exact far beyond any real WAL position). */
+const SQL_PRIMARY_LSN = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS pos";
 /**
- * On the replica: whether it is a standby, how much of the primary's WAL (as of `$1`) it has yet to replay, and
- * how long ago the transaction it replayed last was committed on the primary.
+ * On the replica: whether it is a standby, how far it has replayed, and how long ago the transaction it replayed
+ * last was committed on the primary.
  */
 const SQL_REPLICA_LAG = `SELECT pg_is_in_recovery() AS standby,
-  pg_wal_lsn_diff($1::pg_lsn, pg_last_wal_replay_lsn())::float8 AS behind_bytes,
+  pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::float8 AS replay_pos,
   (extract(epoch FROM clock_timestamp() - pg_last_xact_replay_timestamp()) * 1000)::float8 AS replay_age_ms`;
+
+/** Primary WAL positions kept to date the replica's replay position (a few minutes of checks). */
+const HISTORY = 300;
 
 export class ReadReplica implements ReadRouting {
   private readonly periodic: Periodic;
@@ -98,6 +102,8 @@ export class ReadReplica implements ReadRouting {
     primary: { down: 0, lagging: 0, not_found: 0, error: 0 },
   };
   private checking: Promise<void> | undefined;
+  /** The primary's WAL position at recent checks, and when it was read: oldest first. */
+  private readonly history: { pos: number; at: number }[] = [];
 
   constructor(private readonly options: ReadReplicaOptions) {
     this.state = {
@@ -169,27 +175,31 @@ export class ReadReplica implements ReadRouting {
     this.update({ up: false, inUse: false, lagMs: null, lagBytes: null, problem: 'down' });
   }
 
+  /**
+   * Measures the lag. Two bounds on how stale the replica's answers are, the lesser taken: the time since the
+   * primary was last seen at a WAL position the replica has replayed (exact to a check interval), and the time
+   * since the commit the replica replayed last (exact under steady writes, too high when the primary writes
+   * rarely, which the first bound corrects). A replica that has replayed all the primary had has no lag.
+   */
   private async check(signal?: AbortSignal): Promise<void> {
     const options = { deadlineMs: LAG_CHECK_DEADLINE_MS, signal };
-    let lsn: string;
+    let primaryPos: number;
     try {
-      const result = await execute<{ lsn: string }>(
+      const result = await execute<{ pos: number }>(
         this.options.primaryPool,
         { text: SQL_PRIMARY_LSN },
         options,
       );
-      lsn = result.rows[0]!.lsn;
+      primaryPos = result.rows[0]!.pos;
     } catch {
       // The primary is away: nothing to compare with, and nothing to change (reads fail or not on their own).
       return;
     }
-    let row: { standby: boolean; behind_bytes: number | null; replay_age_ms: number | null };
+    this.history.push({ pos: primaryPos, at: Date.now() });
+    if (this.history.length > HISTORY) this.history.shift();
+    let row: { standby: boolean; replay_pos: number | null; replay_age_ms: number | null };
     try {
-      const result = await execute<typeof row>(
-        this.options.replicaPool,
-        { text: SQL_REPLICA_LAG, values: [lsn] },
-        options,
-      );
+      const result = await execute<typeof row>(this.options.replicaPool, { text: SQL_REPLICA_LAG }, options);
       row = result.rows[0]!;
     } catch (err) {
       if (signal?.aborted) return;
@@ -197,15 +207,27 @@ export class ReadReplica implements ReadRouting {
       this.markDown();
       return;
     }
-    if (!row.standby) {
+    if (!row.standby || row.replay_pos === null) {
       // Promoted, or never a replica: it no longer follows the primary, so what it answers may never catch up.
       this.update({ up: true, inUse: false, lagMs: null, lagBytes: null, problem: 'not_a_standby' });
       return;
     }
-    const behind = Math.max(0, row.behind_bytes ?? 0);
-    // Caught up with the primary as of the LSN read just before: no lag, however long ago the last commit was.
-    // Behind: the replica shows the primary as of its last replayed commit, that long ago.
-    const lagMs = behind === 0 ? 0 : row.replay_age_ms === null ? null : Math.max(0, row.replay_age_ms);
+    const replayed = row.replay_pos;
+    const behind = Math.max(0, primaryPos - replayed);
+    let lagMs: number | null = 0;
+    if (behind > 0) {
+      const now = Date.now();
+      const covered = this.history.findLast((h) => h.pos <= replayed);
+      const bound = Math.min(
+        covered ? now - covered.at : Infinity,
+        row.replay_age_ms === null ? Infinity : Math.max(0, row.replay_age_ms),
+      );
+      lagMs = Number.isFinite(bound) ? Math.round(bound) : null;
+    }
+    // Positions the replica has passed date nothing any more: keep the newest of them only.
+    const ahead = this.history.findIndex((h) => h.pos > replayed);
+    const firstAhead = ahead === -1 ? this.history.length : ahead;
+    if (firstAhead > 1) this.history.splice(0, firstAhead - 1);
     const inTime = lagMs !== null && lagMs <= this.options.maxLagMs;
     this.update({
       up: true,
