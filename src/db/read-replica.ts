@@ -1,7 +1,7 @@
-import type pg from 'pg';
+import pg from 'pg';
 import type { EventBus } from '../events/bus.js';
 import { Periodic } from '../lifecycle/periodic.js';
-import { DbAbortedError, DbUnavailableError, isTransientDbError } from './errors.js';
+import { DbAbortedError, DbUnavailableError } from './errors.js';
 import { execute } from './pool.js';
 import type { TaskStore } from './store.js';
 
@@ -155,8 +155,9 @@ export class ReadReplica implements ReadRouting {
       result = await run(this.options.replica);
     } catch (err) {
       if (err instanceof DbAbortedError) throw err;
-      // A replica that went away is not used again until a lag check finds it back.
-      if (err instanceof DbUnavailableError || isTransientDbError(err)) {
+      // A replica that went away is not used again until a lag check finds it back; a statement it cancelled
+      // (a conflict with recovery) or refused is only run again on the primary.
+      if (connectionLost(err)) {
         this.lastError = err;
         this.markDown();
       }
@@ -256,6 +257,12 @@ export class ReadReplica implements ReadRouting {
     }
     if (next.up) this.lastError = undefined;
   }
+}
+
+/** The replica's connection broke or was refused, or the server is shutting down (not: a statement failed). */
+function connectionLost(err: unknown): boolean {
+  if (err instanceof DbUnavailableError) return true;
+  return err instanceof pg.DatabaseError && /^(08|57P0)/.test(err.code ?? '');
 }
 
 /** host:port/database of a PostgreSQL URL, without credentials or parameters. */

@@ -185,6 +185,21 @@ describe('read replica', { skip: unsupported }, () => {
     assert.ok((await listedIds(strict)).includes(task));
   });
 
+  test('without DATABASE_READ_URL there is no read replica check and no read replica metrics', async () => {
+    const plain = await startServer({ DATABASE_URL: pair.primaryUrl(database), WORKER_CONCURRENCY: '0' });
+    servers.push(plain);
+    const { body } = await json<{ checks: Check[] }>(`${plain.url}/v1/health`);
+    assert.ok(body.checks.length > 0);
+    assert.ok(!body.checks.some((c) => c.name === 'read_replica_lag'));
+    // The primary's own view of its replica is there all the same.
+    assert.ok(body.checks.some((c) => c.name === 'replica_lag' && c.value !== null));
+    const names = new Set((await metrics(plain)).map((s) => s.name));
+    assert.ok(names.has('taskd_db_pool_connections'));
+    for (const name of [...names]) assert.ok(!name.startsWith('taskd_db_read'), name);
+    assert.ok(!names.has('taskd_db_reads_total'));
+    await plain.close();
+  });
+
   test('a stopped replica: every read still succeeds, from the primary', async () => {
     const before = await create(server);
     await waitFor('the replica to show the task', async () => (await listedIds(server)).includes(before));
