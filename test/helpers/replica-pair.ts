@@ -137,6 +137,11 @@ export class ReplicaPair {
     await this.pg('pg_ctl', ['-D', this.replicaDir, '-m', 'fast', '-w', 'stop']);
   }
 
+  /** Makes the replica a primary of its own (a failover): it no longer follows the primary. */
+  async promoteReplica(): Promise<void> {
+    await this.pg('pg_ctl', ['-D', this.replicaDir, '-w', 'promote']);
+  }
+
   primaryUrl(database = 'postgres'): string {
     return `postgres://postgres@127.0.0.1:${this.primaryPort}/${database}`;
   }

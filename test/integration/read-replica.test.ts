@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { parseExposition, valueOf } from '../helpers/prometheus.js';
+import { parseExposition, promtoolFindings, valueOf } from '../helpers/prometheus.js';
 import { ReplicaPair, replicaUnsupported } from '../helpers/replica-pair.js';
 import { startServer, type ServerProcess } from '../helpers/server.js';
 import { waitFor } from '../helpers/wait.js';
@@ -145,6 +145,9 @@ describe('read replica', { skip: unsupported }, () => {
       assert.ok(valueOf(scraped, 'taskd_db_read_replica_lag_seconds') > 0);
       assert.ok(valueOf(scraped, 'taskd_db_read_replica_lag_bytes') > 0);
       assert.equal(valueOf(scraped, 'taskd_db_read_replica_up'), 1);
+      const { status, findings } = promtoolFindings(await (await fetch(`${server.url}/metrics`)).text());
+      assert.deepEqual(findings, [], `promtool check metrics found problems:\n${findings.join('\n')}`);
+      assert.ok(status === 0 || status === 3, `promtool exited ${status}`);
     } finally {
       await pair.resumeReplay();
     }
@@ -227,5 +230,17 @@ describe('read replica', { skip: unsupported }, () => {
       () => server.logs.filter((l) => l.event === 'replica.used').length >= 2,
       { timeoutMs: 20_000 },
     );
+  });
+
+  test('a promoted replica no longer follows the primary: reads go to the primary', async () => {
+    await pair.promoteReplica();
+    await server.waitForEvent('replica.unused', (l) => l.reason === 'not_a_standby');
+    // Created after the promotion: only the primary has it, and lists show it.
+    const task = await create(server);
+    assert.ok((await listedIds(server)).includes(task));
+    const check = await replicaCheck(server);
+    assert.equal(check.status, 'warn');
+    assert.equal(check.value, null);
+    assert.equal(valueOf(await metrics(server), 'taskd_db_read_replica_up'), 0);
   });
 });
