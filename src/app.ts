@@ -6,6 +6,13 @@ import { describeDbError, isTooManyConnections, isTransientDbError } from './db/
 import { Lifeline } from './db/lifeline.js';
 import { migrate } from './db/migrate.js';
 import { createPool } from './db/pool.js';
+import {
+  primaryReads,
+  ReadReplica,
+  REPLICA_READ_DEADLINE_MS,
+  replicaName,
+  type ReadRouting,
+} from './db/read-replica.js';
 import { TaskStore } from './db/store.js';
 import { ExternalWorkers } from './domain/external-workers.js';
 import { TaskService, type KindInfo } from './domain/task-service.js';
@@ -228,6 +235,36 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     await checkConnectionCapacity(store, config, log);
     checkpoint();
 
+    // Stale-tolerant reads go to the read replica while it keeps up (see db/read-replica.ts). Its absence at start
+    // stops nothing: reads go to the primary until a lag check finds it.
+    let reads: ReadRouting = primaryReads(store);
+    let readReplica: ReadReplica | undefined;
+    if (config.DATABASE_READ_URL) {
+      const readPool = createPool(
+        {
+          connectionString: config.DATABASE_READ_URL,
+          max: config.DB_READ_POOL_SIZE,
+          applicationName: 'taskd-read',
+        },
+        log,
+      );
+      acquire('read replica pool', () => readPool.end());
+      const replica = new ReadReplica({
+        replica: new TaskStore(readPool, undefined, { externalKinds, deadlineMs: REPLICA_READ_DEADLINE_MS }),
+        replicaPool: readPool,
+        primary: store,
+        primaryPool: pool,
+        name: replicaName(config.DATABASE_READ_URL),
+        maxLagMs: config.DATABASE_READ_MAX_LAG_MS,
+        bus,
+      });
+      replica.start();
+      acquire('read replica lag check', () => replica.stop());
+      reads = replica;
+      readReplica = replica;
+      log.info({ replica: replica.status.name }, 'read replica configured');
+    }
+
     const notifier = new Notifier({ connectionString: databaseUrl, bus });
     notifier.start();
     acquire('notifier', () => notifier.stop());
@@ -284,6 +321,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       defaultTimeoutMs: config.TASK_TIMEOUT_MS,
       maxTaskLength: config.MAX_TASK_LENGTH,
       kinds: handlers.list().map((kind) => kindInfo(kind, config)),
+      reads,
     });
     const workers = new ExternalWorkers({
       store,
@@ -300,7 +338,11 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // Metrics follow the bus; the samplers keep this process's gauges fresh from the database (see QueueSampler
     // for why every process samples). The engine's numbers are read at scrape time, once there is an engine.
     let running: Engine | undefined;
-    const metrics = new Metrics(bus, { pool, engineLoad: () => running?.load ?? { running: 0, stuck: 0 } });
+    const metrics = new Metrics(bus, {
+      pool,
+      engineLoad: () => running?.load ?? { running: 0, stuck: 0 },
+      readReplica,
+    });
     acquire('metrics', () => metrics.close());
     const queueSampler = new QueueSampler(store, bus, config.METRICS_SAMPLE_INTERVAL_MS);
     queueSampler.start();
@@ -314,6 +356,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         xminHorizonSeconds: config.HEALTH_XMIN_HORIZON_WARN_S,
       },
       config.METRICS_SAMPLE_INTERVAL_MS,
+      readReplica,
     );
     healthSampler.start();
     acquire('health sampler', () => healthSampler.stop());
@@ -346,7 +389,14 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       schedules,
       workers,
       feed,
-      operations: new Operations(store, config.LEASE_MS),
+      // The dashboard's stats and worker list tolerate staleness: the read replica's, when there is one.
+      operations: new Operations(
+        {
+          taskStats: (windowS, bucketS) => reads.read((s) => s.taskStats(windowS, bucketS)),
+          workerList: (leaseMs) => reads.read((s) => s.workerList(leaseMs)),
+        },
+        config.LEASE_MS,
+      ),
       log,
       bodyLimitBytes: config.BODY_LIMIT_BYTES,
       apiTokens: config.API_TOKENS,

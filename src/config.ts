@@ -198,6 +198,21 @@ export const configSchema = {
     parse: poolSize,
     doc: `Connections in the pool of one process (at least ${MIN_POOL_SIZE}); the heartbeat and notifications use two more.`,
   },
+  DATABASE_READ_URL: {
+    default: undefined as string | undefined,
+    parse: databaseUrl,
+    doc: 'URL of a streaming replica of DATABASE_URL for reads that tolerate staleness (lists, reads, the dashboard). Unset: every read goes to DATABASE_URL.',
+  },
+  DB_READ_POOL_SIZE: {
+    default: 10,
+    parse: int(1, 1000),
+    doc: 'Connections in the pool of one process to DATABASE_READ_URL.',
+  },
+  DATABASE_READ_MAX_LAG_MS: {
+    default: 5000,
+    parse: int(0, 86_400_000),
+    doc: 'Replay lag beyond which reads go to DATABASE_URL instead of the replica, until it catches up.',
+  },
   TASK_TIMEOUT_MS: {
     default: 240_000,
     parse: int(1, 86_400_000),

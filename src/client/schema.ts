@@ -4636,7 +4636,7 @@ export interface paths {
                */
               sampled_at: string;
               checks: {
-                /** @description dead_tuples, table_size, vacuum_age, xmin_horizon_age, xmin_horizon_xid_age, notification_queue_usage, connections, replica_lag */
+                /** @description dead_tuples, table_size, vacuum_age, xmin_horizon_age, xmin_horizon_xid_age, notification_queue_usage, connections, replica_lag, read_replica_lag */
                 name: string;
                 subject: null | string;
                 value: null | number;

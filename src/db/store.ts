@@ -1188,6 +1188,8 @@ export interface TaskStoreOptions {
    * the database must list the same ones.
    */
   externalKinds?: readonly string[];
+  /** Deadline of a statement that sets none (a read replica's store: a silent replica must not hold reads long). */
+  deadlineMs?: number;
 }
 
 /** Per-call options: an abort signal (shutdown) and a deadline shorter than the default. */
@@ -1311,6 +1313,7 @@ export class TaskStore {
    * @param lifeline the heartbeat's own connection (see Lifeline); without one, the pool serves it too
    */
   private readonly externalKinds: readonly string[];
+  private readonly deadlineMs: number | undefined;
 
   constructor(
     private readonly pool: pg.Pool,
@@ -1318,6 +1321,7 @@ export class TaskStore {
     options: TaskStoreOptions = {},
   ) {
     this.externalKinds = options.externalKinds ?? [];
+    this.deadlineMs = options.deadlineMs;
   }
 
   private async run<R extends pg.QueryResultRow>(
@@ -1331,6 +1335,9 @@ export class TaskStore {
     const query = PLANNED_PER_CALL.has(name)
       ? { text: SQL[name], values }
       : { name, text: SQL[name], values };
+    if (this.deadlineMs !== undefined && options?.deadlineMs === undefined) {
+      return execute<R>(this.pool, query, { ...options, deadlineMs: this.deadlineMs });
+    }
     return execute<R>(this.pool, query, options);
   }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Batcher } from '../db/batcher.js';
 import { isUniqueViolation } from '../db/errors.js';
+import { primaryReads, type ReadRouting } from '../db/read-replica.js';
 import type {
   Attempt,
   DeliveryRecord,
@@ -36,6 +37,11 @@ export interface TaskServiceOptions {
   defaultMaxAttempts?: number;
   /** The kinds a v1 create may name. */
   kinds?: readonly KindInfo[];
+  /**
+   * Where reads that tolerate staleness run (a read replica, see db/read-replica.ts); the primary by default.
+   * Reads that must see this service's own writes always use the primary.
+   */
+  reads?: ReadRouting;
 }
 
 /** A kind, as `GET /v1/kinds` shows it, and what a create of it is checked against. */
@@ -83,12 +89,14 @@ export class TaskService {
   private readonly inserts: Batcher<PendingInsert, TaskRecord | undefined>;
   private readonly readinessChecks: ReadinessCheck[] = [];
   private accepting = true;
+  private readonly reads: ReadRouting;
 
   constructor(
     private readonly store: TaskStore,
     private readonly bus: EventBus,
     private readonly options: TaskServiceOptions,
   ) {
+    this.reads = options.reads ?? primaryReads(store);
     // One group commit for the creates of both APIs: concurrent creates share a flush, and each flush writes the
     // original API's tasks and v1's in one statement each. At most MAX_CONCURRENT_INSERTS flushes run at once in
     // all, which the pool minimum of config.ts counts on.
@@ -138,7 +146,12 @@ export class TaskService {
 
   async get(taskId: unknown): Promise<TaskView> {
     if (typeof taskId !== 'string' || !UUID.test(taskId)) throw new ApiError('INVALID_TASK_ID');
-    const view = await this.store.taskGet(taskId.toLowerCase());
+    const id = taskId.toLowerCase();
+    // Not found on a replica may be a create it has not replayed yet: the primary is asked then.
+    const view = await this.reads.read(
+      (s) => s.taskGet(id),
+      (v) => v === undefined,
+    );
     if (!view) throw new ApiError('TASK_NOT_FOUND');
     return view;
   }
@@ -254,7 +267,18 @@ export class TaskService {
     };
   }
 
+  /** A task as of at most the read replica's lag bound (when there is one); found even right after its create. */
   async getV1(id: string): Promise<TaskRecord> {
+    const task = await this.reads.read(
+      (s) => s.taskGetRecord(id),
+      (t) => t === undefined,
+    );
+    if (!task) throw new ApiError('TASK_NOT_FOUND');
+    return task;
+  }
+
+  /** A task as the primary has it now: the answer to a write of this service. */
+  private async getV1Fresh(id: string): Promise<TaskRecord> {
     const task = await this.store.taskGetRecord(id);
     if (!task) throw new ApiError('TASK_NOT_FOUND');
     return task;
@@ -271,7 +295,7 @@ export class TaskService {
         ]);
       }
     }
-    const rows = await this.store.taskList({ ...filter, beforeSeq });
+    const rows = await this.reads.read((s) => s.taskList({ ...filter, beforeSeq }));
     const last = rows.at(-1);
     const nextCursor =
       rows.length === filter.limit && last ? Buffer.from(String(last.seq)).toString('base64url') : null;
@@ -279,14 +303,20 @@ export class TaskService {
   }
 
   async attempts(id: string): Promise<Attempt[]> {
-    const attempts = await this.store.taskAttempts(id);
+    const attempts = await this.reads.read(
+      (s) => s.taskAttempts(id),
+      (a) => a === undefined,
+    );
     if (!attempts) throw new ApiError('TASK_NOT_FOUND');
     return attempts;
   }
 
   /** The completion-webhook deliveries of a task, oldest first. */
   async deliveries(id: string): Promise<DeliveryRecord[]> {
-    const deliveries = await this.store.webhookDeliveriesOfTask(id);
+    const deliveries = await this.reads.read(
+      (s) => s.webhookDeliveriesOfTask(id),
+      (d) => d === undefined,
+    );
     if (!deliveries) throw new ApiError('TASK_NOT_FOUND');
     return deliveries;
   }
@@ -304,14 +334,14 @@ export class TaskService {
       failure: 'cancelled',
       by: 'client',
     });
-    return this.getV1(id);
+    return this.getV1Fresh(id);
   }
 
   /** Queues a failed or cancelled task again. */
   async retry(id: string): Promise<TaskRecord> {
     const task = await this.store.taskRetry(id);
     if (task) return task;
-    await this.getV1(id); // 404 when there is no such task
+    await this.getV1Fresh(id); // 404 when there is no such task
     throw new ApiError('TASK_NOT_RETRYABLE');
   }
 
@@ -341,11 +371,14 @@ export class TaskService {
   }
 
   async queues(): Promise<QueueRow[]> {
-    return this.store.queueList();
+    return this.reads.read((s) => s.queueList());
   }
 
   async queue(name: string): Promise<QueueRow> {
-    const queue = (await this.store.queueList()).find((q) => q.name === name);
+    const queue = await this.reads.read(
+      async (s) => (await s.queueList()).find((q) => q.name === name),
+      (q) => q === undefined,
+    );
     if (!queue) throw new ApiError('QUEUE_NOT_FOUND');
     return queue;
   }
@@ -356,7 +389,10 @@ export class TaskService {
     change: { paused?: boolean; concurrency?: number | null },
   ): Promise<QueueRow> {
     await this.store.queueUpdate(name, change.paused, change.concurrency);
-    return this.queue(name);
+    // The primary's row: the answer shows the change just made.
+    const queue = (await this.store.queueList()).find((q) => q.name === name);
+    if (!queue) throw new ApiError('QUEUE_NOT_FOUND');
+    return queue;
   }
 
   kinds(): readonly KindInfo[] {

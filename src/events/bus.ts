@@ -133,6 +133,10 @@ export interface TaskdEvents {
   'health.warn': HealthCrossing;
   /** A check that was over its threshold is back under it. */
   'health.recovered': HealthCrossing;
+  /** The read replica (DATABASE_READ_URL) serves stale-tolerant reads again: it answers and is within its bound. */
+  'replica.used': { replica: string; lagMs: number | null };
+  /** Reads go to the primary: the replica is down, lags beyond DATABASE_READ_MAX_LAG_MS, or is not a standby. */
+  'replica.unused': { replica: string; reason: string; lagMs: number | null; err?: unknown };
 }
 
 /** A database health check and where it stands: see src/health/. */

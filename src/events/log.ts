@@ -208,6 +208,21 @@ const formatters: Formatters = {
     'task outcome rejected by the database',
     { tasks: p.tasks, err: err(p.err) },
   ],
+  'replica.used': (p) => [
+    'info',
+    'reads are served by the read replica',
+    { replica: p.replica, lag_ms: p.lagMs },
+  ],
+  'replica.unused': (p) => [
+    'warn',
+    `reads go to the primary: the read replica is ${p.reason.replace(/_/g, ' ')}`,
+    {
+      replica: p.replica,
+      reason: p.reason,
+      lag_ms: p.lagMs,
+      ...(p.err !== undefined && { err: err(p.err) }),
+    },
+  ],
 };
 
 /** Writes every event to `log`. Returns the unsubscribe function. */

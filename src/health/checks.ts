@@ -1,3 +1,4 @@
+import type { ReadReplicaStatus } from '../db/read-replica.js';
 import type { HealthSample, HorizonHolder, TableHealth } from '../db/store.js';
 
 /**
@@ -54,6 +55,7 @@ export const CHECK_NAMES = [
   'notification_queue_usage',
   'connections',
   'replica_lag',
+  'read_replica_lag',
 ] as const;
 export type CheckName = (typeof CHECK_NAMES)[number];
 
@@ -82,7 +84,12 @@ function oldest<K extends 'age_s' | 'xid_age'>(holders: HorizonHolder[], key: K)
 }
 
 /** The checks of one sample, and the report GET /v1/health answers. */
-export function evaluate(sample: HealthSample, t: HealthThresholds, now = new Date()): HealthReport {
+export function evaluate(
+  sample: HealthSample,
+  t: HealthThresholds,
+  now = new Date(),
+  readReplica?: ReadReplicaStatus,
+): HealthReport {
   const checks: HealthCheck[] = [];
   for (const table of sample.tables) {
     checks.push({
@@ -164,6 +171,7 @@ export function evaluate(sample: HealthSample, t: HealthThresholds, now = new Da
     threshold: REPLICA_LAG_WARN_S,
     status: over(lag, REPLICA_LAG_WARN_S),
   });
+  if (readReplica) checks.push(readReplicaCheck(readReplica));
 
   return {
     status: checks.some((c) => c.status === 'warn') ? 'warn' : 'ok',
@@ -181,3 +189,18 @@ export function evaluate(sample: HealthSample, t: HealthThresholds, now = new Da
 /** A check's identity across samples: its name and subject. */
 export const checkKey = (c: Pick<HealthCheck, 'name' | 'subject'>) =>
   c.subject === null ? c.name : `${c.name}:${c.subject}`;
+
+/**
+ * The read replica of this process (DATABASE_READ_URL), as its own lag check saw it: warn while reads go to the
+ * primary instead (down, beyond DATABASE_READ_MAX_LAG_MS, or not a standby). Value null: no lag could be measured.
+ */
+export function readReplicaCheck(r: ReadReplicaStatus): HealthCheck {
+  return {
+    name: 'read_replica_lag',
+    subject: r.name,
+    value: r.lagMs === null ? null : r.lagMs / 1000,
+    unit: 'seconds',
+    threshold: r.maxLagMs / 1000,
+    status: r.inUse ? 'ok' : 'warn',
+  };
+}

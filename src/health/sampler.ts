@@ -1,3 +1,4 @@
+import type { ReadReplica } from '../db/read-replica.js';
 import type { TaskStore } from '../db/store.js';
 import type { EventBus } from '../events/bus.js';
 import { Periodic } from '../lifecycle/periodic.js';
@@ -22,6 +23,8 @@ export class HealthSampler {
     private readonly bus: EventBus,
     private readonly thresholds: HealthThresholds,
     intervalMs: number,
+    /** This process's read replica, whose lag is a check of its own. */
+    private readonly readReplica?: ReadReplica,
   ) {
     this.periodic = new Periodic(
       intervalMs,
@@ -40,8 +43,11 @@ export class HealthSampler {
 
   /** A fresh report (GET /v1/health): sampled now, announcing nothing. */
   async report(signal?: AbortSignal): Promise<HealthReport> {
-    const sample = await this.store.healthSample({ deadlineMs: SAMPLE_DEADLINE_MS, signal });
-    return evaluate(sample, this.thresholds);
+    const [sample, replica] = await Promise.all([
+      this.store.healthSample({ deadlineMs: SAMPLE_DEADLINE_MS, signal }),
+      this.readReplica?.refresh(signal),
+    ]);
+    return evaluate(sample, this.thresholds, new Date(), replica);
   }
 
   private async tick(signal: AbortSignal): Promise<void> {

@@ -472,9 +472,11 @@ export const HorizonHolder = Type.Object(
 export const HealthCheck = Type.Object({
   name: Type.String({
     description:
-      'dead_tuples, table_size, vacuum_age, xmin_horizon_age, xmin_horizon_xid_age, notification_queue_usage, connections, replica_lag',
+      'dead_tuples, table_size, vacuum_age, xmin_horizon_age, xmin_horizon_xid_age, notification_queue_usage, connections, replica_lag, read_replica_lag',
   }),
-  subject: Nullable(Type.String({ description: 'The table, for the per-table checks.' })),
+  subject: Nullable(
+    Type.String({ description: 'The table, for the per-table checks; the replica, for read_replica_lag.' }),
+  ),
   value: NullableNumber,
   unit: Type.String(),
   threshold: Type.Number(),

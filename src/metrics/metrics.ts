@@ -1,5 +1,6 @@
 import client from 'prom-client';
 import type pg from 'pg';
+import type { ReadReplica } from '../db/read-replica.js';
 import type { EventBus } from '../events/bus.js';
 
 /**
@@ -22,6 +23,8 @@ export interface MetricsSources {
   pool: pg.Pool;
   /** The engine's runs (undefined in an API-only process). */
   engineLoad?: () => { running: number; stuck: number };
+  /** The read replica (DATABASE_READ_URL); its metrics exist only when there is one. */
+  readReplica?: ReadReplica | undefined;
 }
 
 export class Metrics {
@@ -139,6 +142,51 @@ export class Metrics {
         this.set(pool.waitingCount);
       },
     });
+
+    const { readReplica } = sources;
+    if (readReplica) {
+      new client.Gauge({
+        name: 'taskd_db_read_replica_up',
+        help: 'Whether reads are served by the read replica (1) or go to the primary (0: down, lagging, not a standby).',
+        registers,
+        collect() {
+          this.set(readReplica.status.inUse ? 1 : 0);
+        },
+      });
+      new client.Gauge({
+        name: 'taskd_db_read_replica_lag_seconds',
+        help: "The read replica's replay lag at its last check (absent: unknown, the replica did not answer).",
+        registers,
+        collect() {
+          this.reset();
+          const { lagMs } = readReplica.status;
+          if (lagMs !== null) this.set(lagMs / 1000);
+        },
+      });
+      new client.Gauge({
+        name: 'taskd_db_read_replica_lag_bytes',
+        help: 'WAL the primary had written that the read replica had not replayed, at its last check (absent: unknown).',
+        registers,
+        collect() {
+          this.reset();
+          const { lagBytes } = readReplica.status;
+          if (lagBytes !== null) this.set(lagBytes);
+        },
+      });
+      new client.Counter({
+        name: 'taskd_db_reads_total',
+        help: 'Stale-tolerant reads, by where they ran: the replica, or the primary and why (down, lagging, not_found, error).',
+        labelNames: ['target', 'reason'] as const,
+        registers,
+        collect() {
+          const counts = readReplica.readCounts;
+          this.reset();
+          this.inc({ target: 'replica', reason: '' }, counts.replica);
+          for (const [reason, n] of Object.entries(counts.primary))
+            this.inc({ target: 'primary', reason }, n);
+        },
+      });
+    }
 
     const deadTuples = new client.Gauge({
       name: 'taskd_db_dead_tuples',
