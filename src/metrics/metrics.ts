@@ -22,6 +22,8 @@ export interface MetricsSources {
   pool: pg.Pool;
   /** The engine's runs (undefined in an API-only process). */
   engineLoad?: () => { running: number; stuck: number };
+  /** Long-polls and event streams waiting on tasks in this process. */
+  waiters?: () => number;
 }
 
 export class Metrics {
@@ -112,6 +114,15 @@ export class Metrics {
       registers,
       collect() {
         this.set(engineLoad?.().stuck ?? 0);
+      },
+    });
+    const waiters = sources.waiters;
+    new client.Gauge({
+      name: 'taskd_waiters',
+      help: 'Long-polls (?wait=) and event streams of this process waiting on a task.',
+      registers,
+      collect() {
+        this.set(waiters?.() ?? 0);
       },
     });
     const { pool } = sources;
