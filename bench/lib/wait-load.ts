@@ -29,8 +29,8 @@ export interface WaitLoadReport {
 
 const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
 /** Requests opened per turn, and the pause between turns, so that the listen backlog never overflows. */
-const OPEN_BATCH = 200;
-const OPEN_PAUSE_MS = 20;
+const OPEN_BATCH = 100;
+const OPEN_PAUSE_MS = 25;
 
 const now = () => performance.timeOrigin + performance.now();
 
@@ -123,7 +123,9 @@ function run(job: WaitLoadJob): void {
     req.on('error', fail);
   };
 
-  const all = [...job.streams.map((id) => () => stream(id)), ...job.polls.map((id) => () => poll(id))];
+  // Long-polls first: the server reads waiters' tasks in the order their requests came, so once the streams (last)
+  // have had their first event, the long-polls before them are waiting too.
+  const all = [...job.polls.map((id) => () => poll(id)), ...job.streams.map((id) => () => stream(id))];
   let next = 0;
   const openSome = () => {
     for (let i = 0; i < OPEN_BATCH && next < all.length; i++) all[next++]!();
