@@ -150,12 +150,21 @@ export async function waitingWorkload(
         LoadProcess.start({ url: api.url, polls: half(pollIds, i), streams: half(streamIds, i), waitS: 60 }),
       );
     // Every waiter reads its task once as it starts waiting (together with others: a few statements in all), then
-    // nothing more. The streams are opened last, so when each has had its first event, everyone waits.
+    // nothing more; the process's taskd_waiters gauge says when everyone waits.
+    const gauge = async () => {
+      const text = await (await fetch(`${api.url}/metrics`)).text();
+      return Number(/^taskd_waiters (\d+)$/m.exec(text)?.[1] ?? 'NaN');
+    };
     await waitFor(
       'every waiter registered',
-      () => (loads.every((l) => l.seen.sent && l.seen.streaming) ? true : undefined),
+      async () => {
+        if (!loads.every((l) => l.seen.sent && l.seen.streaming)) return undefined;
+        // A connection that failed (reported as an error) never waits.
+        const failed = (await Promise.all(loads.map((l) => l.report()))).reduce((n, r) => n + r.errors, 0);
+        return (await gauge()) + failed >= waiters ? true : undefined;
+      },
       40_000,
-      100,
+      200,
     ).catch(async (err: unknown) => {
       const reports = await Promise.all(loads.map((l) => l.report()));
       log(
