@@ -118,9 +118,20 @@ function run(job: WaitLoadJob): void {
           settle();
         }
       });
-      res.on('error', fail);
+      res.on('error', failStream);
     });
-    req.on('error', fail);
+    // A stream that failed before its first event will not have one: it is counted as an error instead.
+    const failStream = (err: unknown) => {
+      if (first) {
+        first = false;
+        streamed();
+      }
+      if (!ended) {
+        ended = true;
+        fail(err);
+      }
+    };
+    req.on('error', failStream);
   };
 
   // Long-polls first: the server reads waiters' tasks in the order their requests came, so once the streams (last)
