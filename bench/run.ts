@@ -1,6 +1,7 @@
 /**
  * `npm run bench [-- --quick] [--rounds N] [--inflight-rounds N] [--vs graphile-worker,pg-boss,bullmq]
- * [--only start,create,create-v1,drain,drain-v1,reads,pickup,inflight,limit,plan,peers,diagnose] [--claim-plan]
+ * [--only start,create,create-v1,drain,drain-v1,reads,pickup,inflight,limit,plan,peers,diagnose,waiting,webhooks,
+ * storage] [--claim-plan]
  * [--start-only]
  * [--no-plan]`
  *
@@ -28,6 +29,9 @@ import {
   startWorkload,
 } from './ours.js';
 import { PEERS, runPeer, type PeerName, type PeerResult } from './peers/run.js';
+import { storageWorkload, type StorageResult } from './storage.js';
+import { waitingWorkload, type WaitingResult } from './waiting.js';
+import { webhookWorkload, type WebhookResult } from './webhooks.js';
 import { adminQuery, dropAllCreated } from './lib/pg.js';
 import { ROOT } from './lib/service.js';
 import { renderChart, type Bar, type Panel } from './lib/svg.js';
@@ -56,6 +60,9 @@ const ALL = [
   'limit',
   'plan',
   'peers',
+  'waiting',
+  'webhooks',
+  'storage',
 ];
 
 function parseArgs(argv: string[]): Args {
@@ -250,6 +257,9 @@ async function main(): Promise<void> {
   let profile: { drain: DrainResult; top: { share: number; fn: string }[] } | undefined;
   const peers: Partial<Record<PeerName, PeerResult[]>> = {};
   const peerErrors: Partial<Record<PeerName, string>> = {};
+  let waiting: WaitingResult[] = [];
+  let webhooks: WebhookResult[] = [];
+  let storage: StorageResult[] = [];
 
   try {
     // At least 3 rounds: a median of fewer says little about a figure of well under a second on a shared machine.
@@ -339,6 +349,20 @@ async function main(): Promise<void> {
       for (const p of plan)
         log(`claim plan [${p.label}]: execution ${p.executionMs} ms, planning ${p.planningMs} ms`);
     }
+    // Waiting at scale, webhooks and the http kind, storage that stays flat (bench/waiting.ts, webhooks.ts,
+    // storage.ts): the long ones run in as many rounds as the in-flight workload.
+    if (wants('waiting'))
+      waiting = await repeat('waiting', args.inflightRounds, () =>
+        waitingWorkload(args.quick ? 2000 : 10_000, args.quick ? 200 : 1000),
+      );
+    if (wants('webhooks'))
+      webhooks = await repeat('webhooks', args.rounds, () =>
+        webhookWorkload(args.quick ? 5000 : 20_000, args.quick ? 2000 : 10_000),
+      );
+    if (wants('storage'))
+      storage = await repeat('storage', args.inflightRounds, () =>
+        storageWorkload(s.drainTasks, args.quick ? 200_000 : 1_000_000, args.quick ? 20_000 : 100_000),
+      );
   } finally {
     await dropAllCreated();
   }
@@ -761,6 +785,99 @@ async function main(): Promise<void> {
       value: over(reads, (r) => r.perSecond),
       unit: '/s',
     });
+  }
+  if (waiting.length) {
+    const w = waiting[0]!;
+    const n = `${w.polls.toLocaleString('en-US')} long-polls + ${w.streams.toLocaleString('en-US')} streams`;
+    const p99 = over(waiting, (r) => r.p99Ms);
+    rows.push({
+      workload: '6 waiting',
+      metric: `finished_at → answer p99, ${n}`,
+      value: p99,
+      unit: 'ms',
+      target: '≤ 50 ms',
+      met: p99.median <= 50 && waiting.every((r) => r.notTerminal === 0 && r.errors === 0),
+    });
+    rows.push({ workload: '6 waiting', metric: 'p50', value: over(waiting, (r) => r.p50Ms), unit: 'ms' });
+    rows.push({
+      workload: '6 waiting',
+      metric: 'RSS per waiter',
+      value: over(waiting, (r) => r.rssPerWaiterKiB),
+      unit: 'KiB',
+    });
+    rows.push({
+      workload: '6 waiting',
+      metric: 'heap per waiter',
+      value: over(waiting, (r) => r.heapPerWaiterKiB),
+      unit: 'KiB',
+    });
+    const tx = over(waiting, (r) => r.waitingTxPerSecond);
+    rows.push({
+      workload: '6 waiting',
+      metric: 'db tx/s while all wait',
+      value: tx,
+      unit: '/s',
+      against: 'idle, no waiter',
+      reference: over(waiting, (r) => r.idleTxPerSecond),
+      target: 'no per-waiter db work',
+      // Idle background work (heartbeat, samplers) only: a per-waiter poll would add thousands a second.
+      met: waiting.every((r) => r.waitingTxPerSecond <= r.idleTxPerSecond + 2),
+    });
+    rows.push({
+      workload: '6 waiting',
+      metric: 'db tuples fetched/s while all wait',
+      value: over(waiting, (r) => r.waitingTupFetchedPerSecond),
+      unit: '/s',
+      against: 'idle, no waiter',
+      reference: over(waiting, (r) => r.idleTupFetchedPerSecond),
+    });
+    results.waiting = waiting;
+  }
+  if (webhooks.length) {
+    const rate = over(webhooks, (r) => r.deliveriesPerSecond);
+    rows.push({
+      workload: '9 webhooks',
+      metric: `deliveries/s, signed (${webhooks[0]!.tasks.toLocaleString('en-US')} tasks)`,
+      value: rate,
+      unit: '/s',
+      target: '≥ 2,000/s',
+      met:
+        rate.median >= 2000 &&
+        webhooks.every((r) => r.verified === r.tasks && r.badSignatures === 0 && r.delivered === r.tasks),
+    });
+    rows.push({
+      workload: '9 webhooks',
+      metric: `http kind tasks/s (${webhooks[0]!.httpTasks.toLocaleString('en-US')} tasks)`,
+      value: over(webhooks, (r) => r.httpTasksPerSecond),
+      unit: '/s',
+    });
+    results.webhooks = webhooks;
+  }
+  if (storage.length) {
+    const ratio = over(storage, (r) => r.costRatio);
+    rows.push({
+      workload: '8 storage',
+      metric: `drain tasks/s with ${storage[0]!.filled.label}`,
+      value: over(storage, (r) => r.filled.perSecond),
+      unit: '/s',
+      against: 'empty table',
+      reference: over(storage, (r) => r.empty.perSecond),
+      ratio: over(storage, (r) => r.rateRatio).median,
+      target: '≥ 1/1.2×',
+      met: over(storage, (r) => r.rateRatio).median >= 1 / 1.2,
+    });
+    rows.push({
+      workload: '8 storage',
+      metric: 'statement time per task',
+      value: over(storage, (r) => r.filled.activeMsPerTask),
+      unit: 'ms',
+      against: 'empty table',
+      reference: over(storage, (r) => r.empty.activeMsPerTask),
+      ratio: ratio.median,
+      target: '≤ 1.2×',
+      met: ratio.median <= 1.2,
+    });
+    results.storage = storage;
   }
   for (const [peer, res] of Object.entries(peers)) {
     rows.push({

@@ -338,10 +338,12 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     // Metrics follow the bus; the samplers keep this process's gauges fresh from the database (see QueueSampler
     // for why every process samples). The engine's numbers are read at scrape time, once there is an engine.
     let running: Engine | undefined;
+    const waiting: { of?: TaskWaiters } = {};
     const metrics = new Metrics(bus, {
       pool,
       engineLoad: () => running?.load ?? { running: 0, stuck: 0 },
       readReplica,
+      waiters: () => waiting.of?.size ?? 0,
     });
     acquire('metrics', () => metrics.close());
     const queueSampler = new QueueSampler(store, bus, config.METRICS_SAMPLE_INTERVAL_MS);
@@ -366,6 +368,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       log.warn({ err: describeDbError(err) }, 'reading waited-on tasks failed; retrying'),
     );
     waiters.start();
+    waiting.of = waiters;
     // The dashboard's live updates: every task change, from the same notifications.
     const feed = new ChangeFeed(notifier);
     feed.start();

@@ -770,6 +770,23 @@ const SQL = {
     WHERE w.id = $1 AND w.attempt = $2 AND w.status = 'pending'
     RETURNING w.id`,
 
+  // The same for many attempts in one statement (the deliverer's group commit): each row fenced by its attempt.
+  // The rows are found through the primary key (`= ANY`), planned per call with the real array size.
+  webhookRecordAttempts: `
+    UPDATE taskd.webhook_deliveries w
+    SET status = a.status,
+        response_status = a.response_status,
+        error = a.error,
+        next_attempt_at = CASE WHEN a.status = 'pending' THEN now() + a.retry_ms * interval '1 millisecond' END,
+        delivered_at = CASE WHEN a.status = 'delivered' THEN now() END,
+        history = w.history || jsonb_build_array(jsonb_build_object(
+          'attempt', w.attempt, 'started_at', ${iso('a.started_at')}, 'finished_at', ${iso('now()')},
+          'response_status', a.response_status, 'error', a.error))
+    FROM unnest($1::uuid[], $2::int[], $3::text[], $4::int[], $5::text[], $6::float8[], $7::timestamptz[])
+      AS a(id, attempt, status, response_status, error, retry_ms, started_at)
+    WHERE w.id = ANY($1::uuid[]) AND w.id = a.id AND w.attempt = a.attempt AND w.status = 'pending'
+    RETURNING w.id, w.attempt`,
+
   // A task's deliveries, oldest first; no row at all when the task does not exist (one row of NULLs when it has
   // none).
   webhookDeliveriesOfTask: `
@@ -965,6 +982,7 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskBulkCount',
   'taskBulkCancel',
   'taskBulkRetry',
+  'webhookRecordAttempts',
 ]);
 
 /** A schedule as v1 presents it (see SCHEDULE); `next_runs` is computed by the service. */
@@ -1760,6 +1778,32 @@ export class TaskStore {
       options,
     );
     return rows.length > 0;
+  }
+
+  /**
+   * Records how many attempts ended, in one statement; answers, per attempt in order, whether it was written
+   * (false: it had been given up on and claimed again meanwhile).
+   */
+  async webhookRecordAttempts(
+    attempts: readonly DeliveryAttempt[],
+    options?: StatementOptions,
+  ): Promise<boolean[]> {
+    if (attempts.length === 0) return [];
+    const rows = await this.rows<{ id: string; attempt: number }>(
+      'webhookRecordAttempts',
+      [
+        attempts.map((a) => a.id),
+        attempts.map((a) => a.attempt),
+        attempts.map((a) => a.status),
+        attempts.map((a) => a.responseStatus),
+        attempts.map((a) => a.error),
+        attempts.map((a) => a.retryInMs),
+        attempts.map((a) => a.startedAt),
+      ],
+      options,
+    );
+    const written = new Set(rows.map((r) => `${r.id}/${r.attempt}`));
+    return attempts.map((a) => written.has(`${a.id}/${a.attempt}`));
   }
 
   /** The deliveries of a task, oldest first; undefined when there is no such task. */

@@ -1,3 +1,4 @@
+import { Batcher } from '../db/batcher.js';
 import { CHANNELS, type TaskRecord, type TaskStore } from '../db/store.js';
 import type { Notifier } from '../notify/notifier.js';
 import { TERMINAL_STATES, type TaskState } from './task.js';
@@ -12,6 +13,9 @@ export const MAX_WAIT_S = 60;
 
 /** Most ids read again by one statement. */
 const READ_BATCH = 1000;
+
+/** First reads (see `read`) running at once; each holds one connection. */
+const FIRST_READS_AT_ONCE = 2;
 
 /** How long to wait before reading again after a read failed (the database is away). */
 const RETRY_READ_MS = 1000;
@@ -41,12 +45,22 @@ export class TaskWaiters {
   private retryTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private closed = false;
+  /** The first reads of new waiters, grouped: a burst of them costs a few statements, not one each. */
+  private readonly firstReads: Batcher<string, TaskRecord | undefined>;
 
   constructor(
     private readonly store: Pick<TaskStore, 'taskGetRecords'>,
     private readonly notifier: Notifier,
     private readonly onReadFailed: (err: unknown) => void,
-  ) {}
+  ) {
+    this.firstReads = new Batcher(
+      async (ids) => {
+        const byId = new Map((await this.store.taskGetRecords([...new Set(ids)])).map((t) => [t.id, t]));
+        return ids.map((id) => byId.get(id));
+      },
+      { maxBatch: READ_BATCH, maxConcurrent: FIRST_READS_AT_ONCE },
+    );
+  }
 
   start(): void {
     if (this.closed || this.unsubscribe.length > 0) return;
@@ -85,9 +99,12 @@ export class TaskWaiters {
     };
   }
 
-  /** One task as it is now (undefined: no such task). */
-  async read(id: string): Promise<TaskRecord | undefined> {
-    return (await this.store.taskGetRecords([id]))[0];
+  /**
+   * One task as it is now (undefined: no such task). Reads asked for in the same turn of the event loop, or
+   * while earlier ones are in flight, are made together, in one statement.
+   */
+  read(id: string): Promise<TaskRecord | undefined> {
+    return this.firstReads.add(id);
   }
 
   /**

@@ -25,6 +25,8 @@ export interface MetricsSources {
   engineLoad?: () => { running: number; stuck: number };
   /** The read replica (DATABASE_READ_URL); its metrics exist only when there is one. */
   readReplica?: ReadReplica | undefined;
+  /** Long-polls and event streams waiting on tasks in this process. */
+  waiters?: () => number;
 }
 
 export class Metrics {
@@ -115,6 +117,15 @@ export class Metrics {
       registers,
       collect() {
         this.set(engineLoad?.().stuck ?? 0);
+      },
+    });
+    const waiters = sources.waiters;
+    new client.Gauge({
+      name: 'taskd_waiters',
+      help: 'Long-polls (?wait=) and event streams of this process waiting on a task.',
+      registers,
+      collect() {
+        this.set(waiters?.() ?? 0);
       },
     });
     const { pool } = sources;

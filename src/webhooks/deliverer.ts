@@ -1,3 +1,4 @@
+import { Batcher } from '../db/batcher.js';
 import type { ClaimedDelivery, DeliveryAttempt, TaskStore } from '../db/store.js';
 import { CHANNELS } from '../db/store.js';
 import type { EventBus } from '../events/bus.js';
@@ -20,6 +21,14 @@ import type { WebhookSigner } from '../outbound/signing.js';
  */
 
 const POLL_MS = 1000;
+
+/**
+ * Attempts recorded by one statement at most, and such statements at once. The ends of attempts are written
+ * together (group commit, see Batcher): alone at low load, many per statement under load, so that the outbox's
+ * writes do not grow one transaction per delivery.
+ */
+const RECORD_BATCH = 500;
+const RECORDS_AT_ONCE = 2;
 
 export interface DelivererOptions {
   store: TaskStore;
@@ -55,8 +64,16 @@ export class WebhookDeliverer {
   private poll: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void)[] = [];
   private started = false;
+  private readonly recorder: Batcher<DeliveryAttempt, boolean>;
 
-  constructor(private readonly o: DelivererOptions) {}
+  constructor(private readonly o: DelivererOptions) {
+    // Recorded even during shutdown (a short deadline of its own): an attempt left unrecorded would only come due
+    // again after its hold.
+    this.recorder = new Batcher(
+      (attempts) => this.o.store.webhookRecordAttempts(attempts, { deadlineMs: 5000 }),
+      { maxBatch: RECORD_BATCH, maxConcurrent: RECORDS_AT_ONCE },
+    );
+  }
 
   /** How long a claim holds a row: the attempt's longest time twice over, so that only a dead deliverer loses it. */
   private get holdMs(): number {
@@ -182,12 +199,15 @@ export class WebhookDeliverer {
       error === null ? 'delivered' : final || outOfAttempts ? 'failed' : 'pending';
     const retryInMs =
       status !== 'pending' ? 0 : interrupted ? 0 : webhookRetryDelay(d.attempt, this.o.backoff);
-    // Recorded even during shutdown (a short deadline of its own): an attempt left unrecorded would only come due
-    // again after its hold.
-    const written = await this.o.store.webhookRecordAttempt(
-      { id: d.id, attempt: d.attempt, status, responseStatus, error, retryInMs, startedAt },
-      { deadlineMs: 5000 },
-    );
+    const written = await this.recorder.add({
+      id: d.id,
+      attempt: d.attempt,
+      status,
+      responseStatus,
+      error,
+      retryInMs,
+      startedAt,
+    });
     if (!written) return; // claimed again meanwhile (this attempt outlived its hold): the newer attempt reports
     if (status === 'delivered') {
       this.o.bus.emit('webhook.delivered', {

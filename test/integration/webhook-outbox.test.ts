@@ -220,3 +220,90 @@ test('a bulk cancel ends leases and writes the delivery of every task it cancels
   }
   assert.equal(await store.taskLeaseComplete(lease.task.id, lease.lease.token, '"late"'), undefined);
 });
+
+test('the ends of many attempts are recorded in one statement, each fenced by the attempt it was claimed as', async () => {
+  const w = await worker();
+  const ids = [await running(w), await running(w), await running(w), await running(w)];
+  await store.taskSettleMany(
+    ids.map((id) => ({
+      id,
+      owner: w,
+      attempt: 1,
+      decision: { state: 'completed', result: '', output: '1' },
+    })),
+  );
+  const webhookIds = await Promise.all(ids.map(async (id) => (await deliveries(id))[0]!.id));
+  // Claimed: attempt 1 of each (other tests' pending deliveries may be claimed too; only these are recorded).
+  const claimed = await store.webhookClaimDue(1000, 60_000);
+  for (const id of webhookIds) assert.ok(claimed.some((c) => c.id === id && c.attempt === 1));
+  const startedAt = new Date(Date.now() - 50);
+  const [delivered, retry, failed, stale] = webhookIds as [string, string, string, string];
+  const written = await store.webhookRecordAttempts([
+    {
+      id: delivered,
+      attempt: 1,
+      status: 'delivered',
+      responseStatus: 204,
+      error: null,
+      retryInMs: 0,
+      startedAt,
+    },
+    {
+      id: retry,
+      attempt: 1,
+      status: 'pending',
+      responseStatus: 503,
+      error: 'HTTP 503',
+      retryInMs: 60_000,
+      startedAt,
+    },
+    {
+      id: failed,
+      attempt: 1,
+      status: 'failed',
+      responseStatus: null,
+      error: 'refused',
+      retryInMs: 0,
+      startedAt,
+    },
+    // An attempt given up on (the row was claimed again as attempt 2 meanwhile) changes nothing.
+    { id: stale, attempt: 2, status: 'delivered', responseStatus: 204, error: null, retryInMs: 0, startedAt },
+  ]);
+  assert.deepEqual(written, [true, true, true, false]);
+  const rows = (
+    await db.pool.query<{
+      id: string;
+      status: string;
+      response_status: number | null;
+      error: string | null;
+      due_in_s: number | null;
+      delivered: boolean;
+      history: { attempt: number; response_status: number | null; error: string | null }[];
+    }>(
+      `SELECT id, status, response_status, error, delivered_at IS NOT NULL AS delivered, history,
+              extract(epoch FROM next_attempt_at - now())::float8 AS due_in_s
+       FROM taskd.webhook_deliveries WHERE id = ANY($1)`,
+      [webhookIds],
+    )
+  ).rows;
+  const row = (id: string) => rows.find((r) => r.id === id)!;
+  assert.equal(row(delivered).status, 'delivered');
+  assert.equal(row(delivered).delivered, true);
+  assert.equal(row(delivered).due_in_s, null);
+  assert.deepEqual(
+    row(delivered).history.map((h) => [h.attempt, h.response_status, h.error]),
+    [[1, 204, null]],
+  );
+  assert.equal(row(retry).status, 'pending');
+  assert.ok(row(retry).due_in_s! > 50 && row(retry).due_in_s! <= 60, 'due again after its retry wait');
+  assert.deepEqual(
+    row(retry).history.map((h) => [h.attempt, h.response_status, h.error]),
+    [[1, 503, 'HTTP 503']],
+  );
+  assert.equal(row(failed).status, 'failed');
+  assert.equal(row(failed).error, 'refused');
+  assert.equal(row(failed).due_in_s, null);
+  assert.equal(row(stale).status, 'pending', 'a stale attempt is not recorded');
+  assert.deepEqual(row(stale).history, []);
+  assert.deepEqual(await store.webhookRecordAttempts([]), []);
+});

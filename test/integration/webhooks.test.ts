@@ -123,6 +123,31 @@ test('a completed task is delivered signed, its data the task exactly as GET /v1
   );
 });
 
+test('a burst of completions: every one delivered once, verified, and recorded as one delivered attempt', async () => {
+  const n = 200;
+  const tasks = await Promise.all(
+    Array.from({ length: n }, (_, i) =>
+      create(server, { kind: 'noop', input: { i }, callback_url: receiver.url('/burst') }),
+    ),
+  );
+  const received = await receiver.waitFor('/burst', n);
+  const bodies = received.map(verified);
+  assert.deepEqual(new Set(bodies.map((b) => b.data.id)), new Set(tasks.map((t) => t.id)));
+  assert.equal(new Set(received.map((r) => r.headers['webhook-id'])).size, n, 'one webhook-id each');
+  for (const t of tasks) {
+    await waitFor(
+      'delivery recorded',
+      async () => (await deliveries(server, t.id))[0]?.status === 'delivered',
+    );
+    const [d] = await deliveries(server, t.id);
+    assert.equal(d?.attempt, 1);
+    assert.deepEqual(
+      d?.attempts.map((a) => [a.attempt, a.response_status]),
+      [[1, 200]],
+    );
+  }
+});
+
 test('failed and cancelled tasks are delivered as task.failed and task.cancelled', async () => {
   const failed = await create(server, {
     kind: 'simulate',
