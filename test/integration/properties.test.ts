@@ -317,7 +317,18 @@ describe('properties of the HTTP API, on a real server process', () => {
           r.query === undefined ? r.path : `${r.path}${r.path.includes('?') ? '&' : '?'}${r.query}`;
         const payload =
           r.body === undefined ? undefined : Buffer.isBuffer(r.body) ? r.body : Buffer.from(r.body);
-        const reply = await send(port, { method: r.method, path: target, headers, body: payload });
+        let reply: Reply;
+        try {
+          reply = await send(port, { method: r.method, path: target, headers, body: payload });
+        } catch (err) {
+          // A request the server refuses without reading its body (no such route, a media type it does not
+          // take) is answered at once and its connection closed; this client, still writing the body, may see
+          // the close (EPIPE, reset) before it reads the answer. The process must still be up: the last test
+          // of this file checks that, and that it logged no internal error.
+          const code = (err as { code?: string }).code ?? '';
+          if (payload !== undefined && payload.length > 0 && ['EPIPE', 'ECONNRESET'].includes(code)) return;
+          throw err;
+        }
         checkAnswer(reply, `${r.method} ${target.slice(0, 80)} [${r.contentType}]`);
       },
       2000,
