@@ -199,7 +199,7 @@ function printTable(rows: Row[]): string {
   const body = rows.map((r) => [
     r.workload,
     r.metric,
-    `${fmt(r.value)} ${r.unit}`,
+    r.unit === '' ? fmt(r.value, 3) : `${fmt(r.value)} ${r.unit}`,
     r.against ?? '',
     r.reference ? fmt(r.reference) : '',
     r.ratio !== undefined && Number.isFinite(r.ratio) ? `${r.ratio.toFixed(2)}×` : '',
