@@ -32,8 +32,6 @@ export interface EngineOptions {
   limits: OutcomeLimits;
   /** Largest number of tasks taken by one claim statement. */
   maxClaimBatch?: number;
-  /** Claims sent at once while a backlog waits (default CLAIMS_IN_FLIGHT). */
-  maxClaimsInFlight?: number;
   /** Handlers' progress is written at most once per run per interval (PROGRESS_INTERVAL_MS; default 1000). */
   progressIntervalMs?: number;
   /** The claim loop keeps crashing: the process must stop. */
@@ -62,18 +60,6 @@ export const STUCK_AFTER_MS = 1000;
  */
 export const CANCEL_CHECK_MS = 3000;
 
-/**
- * Claims sent side by side while a backlog waits. Two keep this process and the database both busy: while one
- * claim is a round trip, the tasks of the other run.
- */
-export const CLAIMS_IN_FLIGHT = 2;
-
-/**
- * Claimed tasks are started this many at a time, one event-loop turn each: a claim of 500 started at once held the
- * loop for tens of milliseconds, and every HTTP request waited behind it.
- */
-const STARTS_PER_TURN = 64;
-
 /** How long shutdown waits for its last statement (failing what still runs) before leaving it to the lease. */
 const DEREGISTER_DEADLINE_MS = 5000;
 
@@ -98,9 +84,6 @@ export class Engine {
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private claimLoopRunning = false;
-  /** Claimed tasks not started yet (see STARTS_PER_TURN). */
-  private toStart: { task: ClaimedTask; owner: string }[] = [];
-  private startScheduled = false;
   private gaveUp = false;
   /** Set once shutdown has failed the remaining tasks: later outcomes would be fenced off anyway. */
   private discardOutcomes = false;
@@ -119,7 +102,6 @@ export class Engine {
       workerId: () => options.heartbeat.workerId,
       pollIntervalMs: options.pollIntervalMs,
       maxBatch: options.maxClaimBatch ?? 500,
-      maxInFlight: options.maxClaimsInFlight ?? CLAIMS_IN_FLIGHT,
       onClaimed: (tasks, owner) => this.onClaimed(tasks, owner),
       onClaimFailed: (err) => options.log.warn({ err }, 'claiming tasks failed; retrying'),
     });
@@ -186,8 +168,6 @@ export class Engine {
     this.claiming.abort();
     this.unsubscribe.splice(0).forEach((off) => off());
     await Promise.all([this.loop, this.cancelCheck.stop()]);
-    // What was claimed runs (and counts as running) from here on, like everything claimed before.
-    this.startSome(true);
     bus.emit('engine.stopped_claiming', { running: this.runs.size, graceMs });
 
     const graceEnds = pause(graceMs, this.graceOver.signal);
@@ -240,24 +220,10 @@ export class Engine {
         { tasks: tasks.length, worker_id: owner },
         'claimed under a lost lease; not starting',
       );
-      this.slots.give(tasks.length);
+      for (let i = 0; i < tasks.length; i++) this.slots.release();
       return;
     }
-    for (const task of tasks) this.toStart.push({ task, owner });
-    this.startSome();
-  }
-
-  /** Starts the next STARTS_PER_TURN claimed tasks, and the rest in later turns (all at once when `all`). */
-  private startSome(all = false): void {
-    const batch = this.toStart.splice(0, all ? this.toStart.length : STARTS_PER_TURN);
-    for (const { task, owner } of batch) this.run(task, owner);
-    if (this.toStart.length > 0 && !this.startScheduled) {
-      this.startScheduled = true;
-      setImmediate(() => {
-        this.startScheduled = false;
-        this.startSome();
-      });
-    }
+    for (const task of tasks) this.run(task, owner);
   }
 
   private run(task: ClaimedTask, owner: string): void {

@@ -31,9 +31,7 @@ export class Settler {
     private readonly store: TaskStore,
     private readonly bus: EventBus,
   ) {
-    // Two writes at once: a settle is a round trip, and the outcomes of the next claim are ready meanwhile. The rows
-    // of two writes never overlap (each outcome is handed in once), so they do not wait for each other's locks.
-    this.batcher = new Batcher((rows) => this.write(rows), { maxBatch: 2000, maxConcurrent: 2 });
+    this.batcher = new Batcher((rows) => this.write(rows), { maxBatch: 2000, maxConcurrent: 1 });
   }
 
   settle(row: SettleRow): Promise<SettleResult> {

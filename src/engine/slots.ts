@@ -2,8 +2,6 @@
  * The engine's execution slots. A slot is taken when a claim returns a task and given back only when both the
  * task's outcome has been stored (or discarded) and its handler has returned: a handler that ignores its abort
  * signal keeps its slot while it runs, so `free` never claims more work than the process really has room for.
- * A claim reserves the slots it asks for before it is sent (so that claims running side by side never take more
- * than is free together), and gives back what it did not get.
  */
 export class Slots {
   private used = 0;
@@ -21,13 +19,7 @@ export class Slots {
   }
 
   release(): void {
-    this.give(1);
-  }
-
-  /** Gives back `n` slots at once: ended runs, or what a claim reserved and did not get. */
-  give(n: number): void {
-    if (n <= 0) return;
-    this.used -= n;
+    this.used--;
     const waiter = this.freeWaiters.shift();
     // Let other completions of this turn free their slots too, so that the next claim takes a batch.
     if (waiter) setImmediate(waiter);
