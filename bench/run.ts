@@ -12,6 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { flameGraph } from './lib/flame.js';
 import { topSelfTime } from './lib/profile.js';
 import { claimPlan, limitWorkload, type LimitResult, type PlanSample } from './limits.js';
 import {
@@ -297,8 +298,10 @@ async function main(): Promise<void> {
         drainWorkload(s.drainTasks, { readConnections: s.connections }),
       );
     if (wants('diagnose')) {
-      // What the drain spends its time on: one drain under the CPU profiler.
+      // What the drain and the creates spend their time on: each once under the CPU profiler, drawn as flame
+      // graphs beside the results (<stamp>-flame-drain.svg, <stamp>-flame-create.svg).
       const dir = await mkdtemp(`${tmpdir()}/taskd-bench-prof-`);
+      const createDir = await mkdtemp(`${tmpdir()}/taskd-bench-prof-`);
       try {
         const profiled = await drainWorkload(s.drainTasks, {
           nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`],
@@ -306,8 +309,29 @@ async function main(): Promise<void> {
         profile = { drain: profiled, top: await topSelfTime(dir) };
         log(`drain under the profiler: ${Math.round(profiled.perSecond)}/s; top self time:`);
         for (const t of profile.top.slice(0, 15)) log(`  ${(t.share * 100).toFixed(1)}% ${t.fn}`);
+        const created = await createWorkload(s.connections, s.createMs, 'original', [
+          '--cpu-prof',
+          `--cpu-prof-dir=${createDir}`,
+        ]);
+        await mkdir(`${ROOT}bench/results`, { recursive: true });
+        await writeFile(
+          `${ROOT}bench/results/${stamp}-flame-drain.svg`,
+          await flameGraph(
+            dir,
+            `taskd: drain of ${s.drainTasks.toLocaleString('en-US')} no-op tasks (${Math.round(profiled.perSecond)}/s under the profiler), the whole process from its start`,
+          ),
+        );
+        await writeFile(
+          `${ROOT}bench/results/${stamp}-flame-create.svg`,
+          await flameGraph(
+            createDir,
+            `taskd: POST /task/create from ${s.connections} connections (${Math.round(created.perSecond)}/s under the profiler), the API-only process from its start`,
+          ),
+        );
+        log(`wrote bench/results/${stamp}-flame-drain.svg and -flame-create.svg`);
       } finally {
         await rm(dir, { recursive: true, force: true });
+        await rm(createDir, { recursive: true, force: true });
       }
     }
     if (wants('pickup')) pickup = await repeat('pickup', args.rounds, () => pickupWorkload(s.pickupCount));
