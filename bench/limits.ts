@@ -64,7 +64,8 @@ export async function limitWorkload(
         await pool.query<{ id: string; attempt: number }>({
           name: 'bench_claim',
           text: claimSql,
-          values: [owner, 1],
+          // $3: the kinds external workers run, which the engine's claim passes over (none here).
+          values: [owner, 1, []],
         })
       ).rows;
       const row = rows[0];
@@ -139,7 +140,8 @@ export async function claimPlan(
           await client.query<{ 'QUERY PLAN': unknown }>(
             `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) ${claimSql}`
               .replaceAll('$1', `'${owner}'::uuid`)
-              .replace('$2', String(limit)),
+              .replace('$2', String(limit))
+              .replace('$3::text[]', `'{}'::text[]`),
           )
         ).rows[0]?.['QUERY PLAN'] as [
           { 'Planning Time': number; 'Execution Time': number; Plan: Record<string, unknown> },
@@ -148,7 +150,8 @@ export async function claimPlan(
           await client.query<{ 'QUERY PLAN': string }>(
             `EXPLAIN (ANALYZE, BUFFERS, COSTS) ${claimSql}`
               .replaceAll('$1', `'${owner}'::uuid`)
-              .replace('$2', String(limit)),
+              .replace('$2', String(limit))
+              .replace('$3::text[]', `'{}'::text[]`),
           )
         ).rows.map((r) => r['QUERY PLAN']);
         const top = json[0];

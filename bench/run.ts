@@ -124,6 +124,16 @@ function settingsFor(args: Args) {
       };
 }
 
+/** A workload that fails is logged and left out of the table; the rest of the run and its results go on. */
+async function guarded<T>(name: string, fallback: T, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    log(`${name} failed, left out: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return fallback;
+  }
+}
+
 async function repeat<T>(name: string, rounds: number, fn: () => Promise<T>): Promise<T[]> {
   const out: T[] = [];
   for (let i = 0; i < rounds; i++) {
@@ -369,23 +379,29 @@ async function main(): Promise<void> {
       }
     if (wants('plan') && args.plan) {
       log(`claim plan: 10,000 queued, then +${s.planFinished.toLocaleString('en-US')} finished rows`);
-      plan = await claimPlan(10_000, s.planFinished);
+      plan = await guarded('claim plan', [], () => claimPlan(10_000, s.planFinished));
       for (const p of plan)
         log(`claim plan [${p.label}]: execution ${p.executionMs} ms, planning ${p.planningMs} ms`);
     }
     // Waiting at scale, webhooks and the http kind, storage that stays flat (bench/waiting.ts, webhooks.ts,
     // storage.ts): the long ones run in as many rounds as the in-flight workload.
     if (wants('waiting'))
-      waiting = await repeat('waiting', args.inflightRounds, () =>
-        waitingWorkload(args.quick ? 2000 : 10_000, args.quick ? 200 : 1000),
+      waiting = await guarded('waiting', [], () =>
+        repeat('waiting', args.inflightRounds, () =>
+          waitingWorkload(args.quick ? 2000 : 10_000, args.quick ? 200 : 1000),
+        ),
       );
     if (wants('webhooks'))
-      webhooks = await repeat('webhooks', args.rounds, () =>
-        webhookWorkload(args.quick ? 5000 : 20_000, args.quick ? 2000 : 10_000),
+      webhooks = await guarded('webhooks', [], () =>
+        repeat('webhooks', args.rounds, () =>
+          webhookWorkload(args.quick ? 5000 : 20_000, args.quick ? 2000 : 10_000),
+        ),
       );
     if (wants('storage'))
-      storage = await repeat('storage', args.inflightRounds, () =>
-        storageWorkload(s.drainTasks, args.quick ? 200_000 : 1_000_000, args.quick ? 20_000 : 100_000),
+      storage = await guarded('storage', [], () =>
+        repeat('storage', args.inflightRounds, () =>
+          storageWorkload(s.drainTasks, args.quick ? 200_000 : 1_000_000, args.quick ? 20_000 : 100_000),
+        ),
       );
   } finally {
     await dropAllCreated();
