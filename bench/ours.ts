@@ -81,6 +81,19 @@ export interface DrainResult {
   readsV1?: { perSecond: number; p50Ms: number; p99Ms: number; requests: number; errors: number };
 }
 
+/** Resolves when no task is queued or running any more (polled every 50 ms), or throws after `limitMs`. */
+async function drained(pool: pg.Pool, what: string, limitMs: number): Promise<void> {
+  await waitFor(
+    what,
+    async () => {
+      const c = await taskCounts(pool);
+      return (c.queued ?? 0) + (c.running ?? 0) === 0 ? true : undefined;
+    },
+    limitMs,
+    50,
+  );
+}
+
 const readStats = (latencies: number[], errors: number, elapsedMs: number) => ({
   perSecond: (latencies.length / elapsedMs) * 1000,
   p50Ms: percentile(latencies, 50),
@@ -166,15 +179,7 @@ export async function drainWorkload(
         );
         return { latencies, errors, elapsedMs: performance.now() - start };
       })();
-    await waitFor(
-      'drain to finish',
-      async () => {
-        const c = await taskCounts(pool);
-        return (c.queued ?? 0) + (c.running ?? 0) === 0 ? true : undefined;
-      },
-      180_000,
-      50,
-    );
+    await drained(pool, 'drain to finish', 180_000);
     reading = false;
     const r = reads && (await reads);
     const sent = (await service.statements()) - sentBefore;
@@ -236,15 +241,7 @@ export async function drainFromStartWorkload(tasks: number): Promise<DrainFromSt
     true,
   );
   try {
-    await waitFor(
-      'drain from start to finish',
-      async () => {
-        const c = await taskCounts(pool);
-        return (c.queued ?? 0) + (c.running ?? 0) === 0 ? true : undefined;
-      },
-      300_000,
-      50,
-    );
+    await drained(pool, 'drain from start to finish', 300_000);
     if (started.compiled) throw new Error('npm start compiled the service; measure a fresh build only');
     const c = await taskCounts(pool);
     if ((c.completed ?? 0) !== tasks)
