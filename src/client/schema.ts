@@ -2012,7 +2012,7 @@ export interface paths {
         content: {
           'application/json': {
             paused?: boolean;
-            concurrency?: null | number;
+            concurrency?: number | null;
           };
         };
       };

@@ -9,6 +9,14 @@ import { TASK_STATES, FAILURE_KINDS } from '../domain/task.js';
 const Timestamp = Type.String({ format: 'date-time', description: 'RFC 3339, UTC, microseconds' });
 // Null first: with the query-string coercion on, a null tried against an integer first would become 0.
 const Nullable = <T extends Type.TSchema>(t: T) => Type.Union([Type.Null(), t]);
+
+/**
+ * An integer from 0 to `max`, or null, for request bodies: one `type` list rather than `anyOf` of null and integer,
+ * because Fastify's ajv coerces types, and in an `anyOf` it coerced 0 into the null branch (a limit of 0 became no
+ * limit) — with a type list ajv coerces only a value that matches neither type.
+ */
+const NullableCount = (max: number) =>
+  Type.Unsafe<number | null>({ type: ['integer', 'null'], minimum: 0, maximum: max });
 const Name = Type.String({ minLength: 1, maxLength: 200, pattern: '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' });
 
 export const TaskId = Type.Object({ id: Type.String({ format: 'uuid' }) });
@@ -74,7 +82,7 @@ export const ListQuery = Type.Object(
 export const QueuePatch = Type.Object(
   {
     paused: Type.Optional(Type.Boolean()),
-    concurrency: Type.Optional(Nullable(Type.Integer({ minimum: 0, maximum: 1_000_000 }))),
+    concurrency: Type.Optional(NullableCount(1_000_000)),
   },
   { additionalProperties: false },
 );

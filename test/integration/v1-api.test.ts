@@ -227,8 +227,13 @@ describe('v1 tasks over HTTP, on a real server process', () => {
     const resumed = await call('PATCH', '/v1/queues/held', { paused: false, concurrency: 2 });
     assert.deepEqual([resumed.body.paused, resumed.body.concurrency], [false, 2]);
     await waitFor('ran once resumed', async () => (await task(held.id)).state === 'completed');
+    // A limit of 0 holds the queue's tasks back; it is not "no limit" (null).
+    const zero = await call('PATCH', '/v1/queues/held', { concurrency: 0 });
+    assert.deepEqual([zero.status, zero.body.concurrency], [200, 0]);
     const unlimited = await call('PATCH', '/v1/queues/held', { concurrency: null });
     assert.equal(unlimited.body.concurrency, null);
+    assert.equal((await call('PATCH', '/v1/queues/held', { concurrency: -1 })).body.code, 'invalid_request');
+    assert.equal((await call('PATCH', '/v1/queues/held', { concurrency: 1.5 })).body.code, 'invalid_request');
     const list = await call('GET', '/v1/queues');
     assert.ok((list.body.queues as { name: string }[]).some((q) => q.name === 'held'));
     assert.equal((await call('GET', '/v1/queues/never-named')).body.code, 'queue_not_found');
