@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { createDatabase, dropDatabase } from './lib/pg.js';
-import { fillQueue, migrateDatabase, storeStatement } from './lib/schema.js';
+import { fillQueue, insertFinished, migrateDatabase, storeStatement } from './lib/schema.js';
 import { closedLoop, percentile } from './lib/util.js';
 
 /**
@@ -181,13 +181,7 @@ export async function claimPlan(
   };
   try {
     await explain(`${queued} queued, no finished rows`);
-    await client.query(
-      `INSERT INTO taskd.tasks (id, handler, input, state, result, attempt, owner, started_at, finished_at, timeout_ms)
-       SELECT gen_random_uuid(), 'noop', 'old task ' || g, 'completed', 'ok', 1, gen_random_uuid(),
-              now() - interval '1 hour', now() - interval '1 hour', 240000
-       FROM generate_series(1, $1) g`,
-      [finished],
-    );
+    await insertFinished(client, finished);
     await explain(`+${finished} finished rows, before VACUUM`);
     await client.query('VACUUM ANALYZE taskd.tasks');
     await explain(`+${finished} finished rows, after VACUUM ANALYZE`);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { adminQuery, createDatabase, dropDatabase, smallPool } from './lib/pg.js';
-import { fillQueue, migrateDatabase } from './lib/schema.js';
+import { fillQueue, insertFinished, migrateDatabase } from './lib/schema.js';
 import { Service } from './lib/service.js';
 import { log, sleep, waitFor } from './lib/util.js';
 
@@ -56,13 +56,7 @@ async function fillHistory(url: string, finished: number, scheduled: number): Pr
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(
-      `INSERT INTO taskd.tasks (id, handler, input, state, result, attempt, owner, started_at, finished_at, timeout_ms)
-       SELECT gen_random_uuid(), 'noop', 'old task ' || g, 'completed', 'ok', 1, gen_random_uuid(),
-              now() - interval '1 hour', now() - interval '1 hour', 240000
-       FROM generate_series(1, $1) g`,
-      [finished],
-    );
+    await insertFinished(client, finished);
     await client.query(
       `INSERT INTO taskd.tasks (id, handler, input, state, run_at, timeout_ms)
        SELECT gen_random_uuid(), 'noop', 'later task ' || g, 'scheduled',

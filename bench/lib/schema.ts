@@ -78,3 +78,14 @@ export async function taskCounts(pool: pg.Pool): Promise<Record<string, number>>
   ).rows;
   return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]));
 }
+
+/** Adds `count` tasks that completed an hour ago, in one statement: the history a long-running system keeps. */
+export async function insertFinished(client: pg.Client, count: number): Promise<void> {
+  await client.query(
+    `INSERT INTO taskd.tasks (id, handler, input, state, result, attempt, owner, started_at, finished_at, timeout_ms)
+     SELECT gen_random_uuid(), 'noop', 'old task ' || g, 'completed', 'ok', 1, gen_random_uuid(),
+            now() - interval '1 hour', now() - interval '1 hour', 240000
+     FROM generate_series(1, $1) g`,
+    [count],
+  );
+}
