@@ -1,6 +1,7 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { NewTaskV1 } from '../db/store.js';
 import { ApiError } from './errors.js';
+import { newTaskId } from './task-id.js';
 import type { KindInfo } from './task-service.js';
 
 /** A v1 create body, as the route's schema has already checked its shape (see http/schemas.ts). */
@@ -69,7 +70,7 @@ export function newTaskFromBody(
   }
   const key = body.idempotency_key ?? idempotencyKey ?? null;
   return {
-    id: randomUUID(),
+    id: newTaskId(),
     kind: body.kind,
     input,
     timeoutMs: body.timeout_ms ?? kind.defaults.timeout_ms ?? defaults.timeoutMs,

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Batcher } from '../db/batcher.js';
 import { isUniqueViolation } from '../db/errors.js';
 import { primaryReads, type ReadRouting } from '../db/read-replica.js';
@@ -16,6 +15,7 @@ import type {
 import { fingerprint, newTaskFromBody, type CreateBody } from './create-request.js';
 import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
+import { newTaskId } from './task-id.js';
 import { FAILURE_MESSAGES } from './outcome.js';
 import type { TaskState, TaskView } from './task.js';
 import type { InputValidator } from '../handlers/registry.js';
@@ -129,7 +129,7 @@ export class TaskService {
   async create(task: unknown, context: { requestId?: string } = {}): Promise<string> {
     if (!this.accepting) throw new ApiError('SHUTTING_DOWN');
     const input = this.validateTask(task);
-    const id = randomUUID();
+    const id = newTaskId();
     await this.inserts.add({
       api: 'original',
       task: { id, handler: this.options.defaultHandler, input, timeoutMs: this.options.defaultTimeoutMs },
