@@ -33,6 +33,7 @@ import type { Logger } from './logger.js';
 import { Maintenance } from './maintenance/maintenance.js';
 import { promoteDue } from './maintenance/promoter.js';
 import { reap } from './maintenance/reaper.js';
+import { ensureEveryMs, ensurePartitions } from './maintenance/partitions.js';
 import { sweepRetention } from './maintenance/retention.js';
 import { Notifier } from './notify/notifier.js';
 import { AddressGuard, parseAllowEntry } from './outbound/address-guard.js';
@@ -232,7 +233,12 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     acquire('lifeline connection', () => lifeline.close());
     // The engine never claims external kinds; every process sharing the database must list the same ones.
     const store = new TaskStore(pool, lifeline, { externalKinds });
-    await checkConnectionCapacity(store, config, log);
+    // The partitions of the task table for the time of the ids this process is about to make, before it makes any.
+    const partitionPlan = { stepMs: config.PARTITION_INTERVAL_MINUTES * 60_000 };
+    await Promise.all([
+      checkConnectionCapacity(store, config, log),
+      ensurePartitions(store, partitionPlan, bus),
+    ]);
     checkpoint();
 
     // Stale-tolerant reads go to the read replica while it keeps up (see db/read-replica.ts). Its absence at start
@@ -286,13 +292,20 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       },
       // Scheduled tasks (delayed, or waiting for a retry) become runnable when their time comes.
       { name: 'promoter', everyMs: 250, firstAfterMs: 0, run: (s) => promoteDue(store, s) },
+      // Partitions of the task table made ahead of the ids to come.
+      {
+        name: 'partitions',
+        everyMs: ensureEveryMs(partitionPlan),
+        run: () => ensurePartitions(store, partitionPlan, bus),
+      },
       ...(config.RETENTION_DAYS > 0
         ? [
             {
               name: 'retention',
               everyMs: 60_000,
               firstAfterMs: 5_000,
-              run: (s: AbortSignal) => sweepRetention(store, config.RETENTION_DAYS * 86_400_000, bus, s),
+              run: (s: AbortSignal) =>
+                sweepRetention(store, Math.round(config.RETENTION_DAYS * 86_400_000), bus, s),
             },
           ]
         : []),

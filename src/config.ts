@@ -30,6 +30,16 @@ function int(min: number, max: number = Number.MAX_SAFE_INTEGER): Parser<number>
   };
 }
 
+/** A number, fractions allowed (`0.5`, not `1e3`). */
+function decimal(min: number, max: number): Parser<number> {
+  return (raw) => {
+    if (!/^\d+(\.\d+)?$/.test(raw.trim())) throw new ConfigError(`must be a number, got "${raw}"`);
+    const n = Number(raw);
+    if (n < min || n > max) throw new ConfigError(`must be between ${min} and ${max}, got ${n}`);
+    return n;
+  };
+}
+
 const text: Parser<string> = (raw) => raw;
 
 function oneOf<T extends string>(values: readonly T[]): Parser<T> {
@@ -301,8 +311,13 @@ export const configSchema = {
   },
   RETENTION_DAYS: {
     default: 7,
-    parse: int(0, 36_500),
-    doc: 'Finished tasks older than this many days are deleted in small batches; 0 keeps them forever.',
+    parse: decimal(0, 36_500),
+    doc: 'Finished tasks are kept this many days (fractions allowed: 0.5 is 12 hours), then dropped with their partition; 0 keeps them forever.',
+  },
+  PARTITION_INTERVAL_MINUTES: {
+    default: 1440,
+    parse: int(1, 525_600),
+    doc: 'The time range of one partition of the task table (by the time in the task id); retention drops whole partitions.',
   },
   SCHEDULE_MISFIRE_GRACE_MS: {
     default: 10_000,

@@ -83,6 +83,11 @@ export function describeDbError(err: unknown): Record<string, unknown> {
   return { type: e.name, message: e.message, code: e.code, detail: e.detail, ...(cause && { cause }) };
 }
 
+/** lock_not_available: a statement's lock_timeout ran out. */
+export function isLockTimeout(err: unknown): boolean {
+  return err instanceof pg.DatabaseError && err.code === '55P03';
+}
+
 /** The server's unique_violation: an idempotency key already taken, say. */
 export function isUniqueViolation(err: unknown): boolean {
   return err instanceof pg.DatabaseError && err.code === '23505';

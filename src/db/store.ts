@@ -175,19 +175,35 @@ const leaseStarted = `state = 'running', attempt = t.attempt + 1, started_at = n
       lease_token = gen_random_uuid(), lease_expires_at = now() + $3 * interval '1 millisecond', lease_worker = $4`;
 
 /**
+ * taskd.tasks is partitioned by the time in the task id (migrations 0011, 0012). A condition on one id names its
+ * partition too, so that PostgreSQL reads one partition's primary key instead of every partition's.
+ */
+const inPartitionOf = (t: string, id: string) => `${t}.id_time = taskd.task_id_time(${id})`;
+
+/**
+ * The same for the rows of a CTE (`source`, with id and id_time columns) that an UPDATE goes back to: the range
+ * of their partition keys, which prunes the partitions none of them is in (usually all but one or two) when
+ * the statement runs.
+ */
+const inPartitionsOf = (t: string, source: string) =>
+  `${t}.id_time BETWEEN (SELECT min(id_time) FROM ${source}) AND (SELECT max(id_time) FROM ${source})`;
+
+/**
  * The guard of every write an external worker makes about its run: the task still runs under this lease ($1 =
  * id, $2 = token) and the lease has not run out. One condition in one statement with the write, so that a worker
  * whose lease expired, was reaped, or whose task was cancelled or retried elsewhere can never change the task.
  */
-const leaseHeld = `t.id = $1 AND t.state = 'running' AND t.lease_token = $2 AND t.lease_expires_at > now()`;
+const leaseHeld = `t.id = $1 AND ${inPartitionOf('t', '$1')} AND t.state = 'running' AND t.lease_token = $2
+    AND t.lease_expires_at > now()`;
 
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
   // means the tasks are durable. pg_notify is in a cross-joined CTE so that it runs once per batch.
   taskInsertMany: `
     WITH inserted AS (
-      INSERT INTO taskd.tasks (id, handler, input, timeout_ms)
-      SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[])
+      INSERT INTO taskd.tasks (id, id_time, handler, input, timeout_ms)
+      SELECT o.id, taskd.task_id_time(o.id), o.handler, o.input, o.timeout_ms
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS o(id, handler, input, timeout_ms)
       RETURNING 1
     )
     SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted`,
@@ -211,16 +227,16 @@ const SQL = {
                 WHEN jsonb_typeof(output) = 'string' THEN output #>> '{}'
                 ELSE output::text END AS result,
            ${iso('created_at')} AS created_at
-    FROM taskd.tasks WHERE id = $1`,
+    FROM taskd.tasks t WHERE id = $1 AND ${inPartitionOf('t', '$1')}`,
 
   // v1 creates, a batch per statement like the original API's: all of the batch or none of it. A task with a
   // future run_at starts `scheduled`. An idempotency key already taken makes the whole statement fail (unique
-  // violation): the service then looks the key up.
+  // violation of taskd.idempotency_keys, written by the same statement): the service then looks the key up.
   taskInsertManyV1: `
     WITH inserted AS (
-      INSERT INTO taskd.tasks AS t (id, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
+      INSERT INTO taskd.tasks AS t (id, id_time, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
                                backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
-      SELECT o.id, o.kind, o.input, o.timeout_ms, o.queue, o.priority,
+      SELECT o.id, taskd.task_id_time(o.id), o.kind, o.input, o.timeout_ms, o.queue, o.priority,
              coalesce(o.run_at, now() + o.delay_ms * interval '1 millisecond', now()),
              CASE WHEN o.run_at > now() OR o.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
              o.max_attempts, o.backoff_base_ms, o.backoff_max_ms, o.idempotency_key, o.fingerprint, o.callback_url
@@ -229,26 +245,34 @@ const SQL = {
         AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms, backoff_max_ms,
              idempotency_key, fingerprint, callback_url, delay_ms)
       RETURNING ${RECORD}
+    ), keyed AS (
+      INSERT INTO taskd.idempotency_keys (key, task_id, id_time)
+      SELECT idempotency_key, id, taskd.task_id_time(id) FROM inserted WHERE idempotency_key IS NOT NULL
     ), woken AS (
       SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted WHERE state = 'queued'
       HAVING count(*) > 0
     )
     SELECT inserted.* FROM inserted LEFT JOIN woken ON true`,
 
-  taskGetRecord: `SELECT ${RECORD} FROM taskd.tasks t WHERE id = $1`,
+  taskGetRecord: `SELECT ${RECORD} FROM taskd.tasks t WHERE id = $1 AND ${inPartitionOf('t', '$1')}`,
 
   // What waiters read again when they hear their tasks changed: one statement for every id of a notification.
-  taskGetRecords: `SELECT ${RECORD} FROM taskd.tasks t WHERE id = ANY($1::uuid[])`,
+  taskGetRecords: `
+    SELECT ${RECORD} FROM unnest($1::uuid[]) AS r(id)
+    CROSS JOIN LATERAL (SELECT * FROM taskd.tasks t WHERE t.id = r.id AND ${inPartitionOf('t', 'r.id')}) t`,
 
   // The runs an engine holds that the database no longer has running under its claim (owner and attempt):
   // cancelled, or ended by someone else. The engine's check for cancel notifications it may have missed.
   taskRunsEnded: `
     SELECT r.id, t.state::text AS state
     FROM unnest($1::uuid[], $2::int[]) AS r(id, attempt)
-    LEFT JOIN taskd.tasks t ON t.id = r.id
+    LEFT JOIN taskd.tasks t ON t.id = r.id AND ${inPartitionOf('t', 'r.id')}
     WHERE t.id IS NULL OR t.state <> 'running' OR t.owner <> $3 OR t.attempt <> r.attempt`,
 
-  taskGetByIdempotencyKey: `SELECT ${RECORD}, request_fingerprint FROM taskd.tasks t WHERE idempotency_key = $1`,
+  taskGetByIdempotencyKey: `
+    SELECT ${RECORD}, t.request_fingerprint
+    FROM taskd.idempotency_keys k JOIN taskd.tasks t ON t.id = k.task_id AND t.id_time = k.id_time
+    WHERE k.key = $1`,
 
   // Newest first, keyset-paginated on seq (the cursor is the last seq seen), filters optional.
   taskList: `
@@ -262,13 +286,14 @@ const SQL = {
 
   taskHistory: `
     SELECT history, attempt, ${runHolder('t')} AS owner, ${iso('started_at')} AS started_at, state::text AS state
-    FROM taskd.tasks t WHERE id = $1`,
+    FROM taskd.tasks t WHERE id = $1 AND ${inPartitionOf('t', '$1')}`,
 
   // Cancel: a task that has not ended ends now, as cancelled. A running one is ended in the database at once
   // (its late outcome is then fenced off) and its runner is told to abort through the notification.
   taskCancel: `
     WITH before AS (
-      SELECT id, state, handler, queue FROM taskd.tasks WHERE id = $1 FOR UPDATE
+      SELECT id, id_time, state, handler, queue FROM taskd.tasks t WHERE id = $1 AND ${inPartitionOf('t', '$1')}
+      FOR UPDATE
     ), cancelled AS (
       UPDATE taskd.tasks t
       SET state = 'cancelled', failure = 'cancelled', result = $2, finished_at = now(), ${leaseEnded},
@@ -277,7 +302,7 @@ const SQL = {
             'finished_at', ${iso('now()')}, 'outcome', 'cancelled',
             'error', jsonb_build_object('type', 'cancelled', 'message', $2::text))) ELSE t.history END
       FROM before
-      WHERE t.id = before.id AND before.state IN ('scheduled', 'queued', 'running')
+      WHERE t.id = before.id AND t.id_time = before.id_time AND before.state IN ('scheduled', 'queued', 'running')
       RETURNING t.id, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('cancelled')}
     ), told AS (
@@ -294,7 +319,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET state = 'queued', failure = NULL, result = '', output = NULL, finished_at = NULL, owner = NULL,
           started_at = NULL, run_at = now(), attempt_base = t.attempt
-      WHERE id = $1 AND state IN ('failed', 'cancelled')
+      WHERE id = $1 AND ${inPartitionOf('t', '$1')} AND state IN ('failed', 'cancelled')
       RETURNING ${RECORD}
     ), woken AS (
       SELECT pg_notify('${TASK_CREATED_CHANNEL}', '1') FROM retried
@@ -333,17 +358,21 @@ const SQL = {
            ) q), '[]'::jsonb) AS queues`,
 
   // Database health, part one: the tables of taskd's schema (dead tuples, size with indexes and TOAST, the last
-  // (auto)vacuum and analyze). Statistics views only: no table is read.
+  // (auto)vacuum and analyze). Statistics views only: no table is read. A partitioned table (taskd.tasks) has no
+  // statistics of its own: it reports the sum of its partitions, and the vacuum of the one vacuumed longest ago.
   healthTables: `
-    SELECT s.schemaname || '.' || s.relname AS name,
-           s.n_live_tup::float8 AS live_tuples, s.n_dead_tup::float8 AS dead_tuples,
-           pg_total_relation_size(s.relid)::float8 AS total_bytes,
-           ${iso('s.last_autovacuum')} AS last_autovacuum, ${iso('s.last_vacuum')} AS last_vacuum,
-           ${iso('s.last_autoanalyze')} AS last_autoanalyze,
-           extract(epoch FROM now() - greatest(s.last_autovacuum, s.last_vacuum))::float8 AS vacuumed_s_ago
+    SELECT 'taskd.' || coalesce(p.relname, s.relname) AS name,
+           sum(s.n_live_tup)::float8 AS live_tuples, sum(s.n_dead_tup)::float8 AS dead_tuples,
+           sum(pg_total_relation_size(s.relid))::float8 AS total_bytes,
+           ${iso('min(s.last_autovacuum)')} AS last_autovacuum, ${iso('min(s.last_vacuum)')} AS last_vacuum,
+           ${iso('min(s.last_autoanalyze)')} AS last_autoanalyze,
+           max(extract(epoch FROM now() - greatest(s.last_autovacuum, s.last_vacuum)))::float8 AS vacuumed_s_ago
     FROM pg_stat_user_tables s
+    LEFT JOIN pg_inherits i ON i.inhrelid = s.relid
+    LEFT JOIN pg_class p ON p.oid = i.inhparent
     WHERE s.schemaname = 'taskd'
-    ORDER BY s.relname`,
+    GROUP BY coalesce(p.relname, s.relname)
+    ORDER BY 1`,
 
   // Part two: who holds the xmin horizon back, oldest first. Transactions of this database's sessions (and of WAL
   // senders, whose hot-standby feedback holds every database back), replication slots, prepared transactions. The
@@ -407,19 +436,19 @@ const SQL = {
   // free slots ($2), and a worker whose lease has run out (or was reaped) claims nothing: its tasks would point
   // at a worker that no reaper looks for. Kinds run by external workers ($3) are never claimed here.
   taskClaimAvailable: `
-    WITH claimed AS (
+    WITH picked AS MATERIALIZED (
+      SELECT id, id_time FROM taskd.tasks c
+      WHERE state = 'queued'
+        AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
+        AND ${unlimitedQueue}
+        AND c.handler <> ALL($3::text[])
+      ${claimOrder}
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
       UPDATE taskd.tasks t
       SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
-      WHERE t.id = ANY(ARRAY(
-        SELECT id FROM taskd.tasks c
-        WHERE state = 'queued'
-          AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-          AND ${unlimitedQueue}
-          AND c.handler <> ALL($3::text[])
-        ${claimOrder}
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-      ))
+      WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND ${inPartitionsOf('t', 'picked')}
       RETURNING ${CLAIMED}
     ), announced AS (${announce('claimed')})
     SELECT claimed.* FROM claimed, ${announced}`,
@@ -436,18 +465,18 @@ const SQL = {
   queueRunningCount: `SELECT count(*)::int AS n FROM taskd.tasks WHERE state = 'running' AND queue = $1`,
 
   taskClaimFromQueue: `
-    WITH claimed AS (
+    WITH picked AS MATERIALIZED (
+      SELECT id, id_time FROM taskd.tasks c
+      WHERE state = 'queued' AND queue = $3
+        AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
+        AND c.handler <> ALL($4::text[])
+      ${claimOrder}
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
       UPDATE taskd.tasks t
       SET state = 'running', owner = $1, attempt = t.attempt + 1, started_at = now()
-      WHERE t.id = ANY(ARRAY(
-        SELECT id FROM taskd.tasks c
-        WHERE state = 'queued' AND queue = $3
-          AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-          AND c.handler <> ALL($4::text[])
-        ${claimOrder}
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-      ))
+      WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND ${inPartitionsOf('t', 'picked')}
       RETURNING ${CLAIMED}
     ), announced AS (${announce('claimed')})
     SELECT claimed.* FROM claimed, ${announced}`,
@@ -456,32 +485,32 @@ const SQL = {
   // same transaction of queueLockLimited and queueRunningCount, so that a queue's limit counts every running task,
   // external or not), restricted to the kinds asked for ($1, all of them external), each run held by a lease.
   taskLeaseAvailable: `
-    WITH claimed AS (
+    WITH picked AS MATERIALIZED (
+      SELECT id, id_time FROM taskd.tasks c
+      WHERE state = 'queued' AND c.handler = ANY($1::text[])
+        AND ${unlimitedQueue}
+      ${claimOrder}
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
       UPDATE taskd.tasks t
       SET ${leaseStarted}
-      WHERE t.id = ANY(ARRAY(
-        SELECT id FROM taskd.tasks c
-        WHERE state = 'queued' AND c.handler = ANY($1::text[])
-          AND ${unlimitedQueue}
-        ${claimOrder}
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-      ))
+      WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND ${inPartitionsOf('t', 'picked')}
       RETURNING ${RECORD}, ${LEASE}
     ), announced AS (${announce('claimed')})
     SELECT claimed.* FROM claimed, ${announced}`,
 
   taskLeaseFromQueue: `
-    WITH claimed AS (
+    WITH picked AS MATERIALIZED (
+      SELECT id, id_time FROM taskd.tasks c
+      WHERE state = 'queued' AND queue = $5 AND c.handler = ANY($1::text[])
+      ${claimOrder}
+      LIMIT $2
+      FOR UPDATE SKIP LOCKED
+    ), claimed AS (
       UPDATE taskd.tasks t
       SET ${leaseStarted}
-      WHERE t.id = ANY(ARRAY(
-        SELECT id FROM taskd.tasks c
-        WHERE state = 'queued' AND queue = $5 AND c.handler = ANY($1::text[])
-        ${claimOrder}
-        LIMIT $2
-        FOR UPDATE SKIP LOCKED
-      ))
+      WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND ${inPartitionsOf('t', 'picked')}
       RETURNING ${RECORD}, ${LEASE}
     ), announced AS (${announce('claimed')})
     SELECT claimed.* FROM claimed, ${announced}`,
@@ -503,7 +532,7 @@ const SQL = {
   // An external worker's result ($3 Result text, $4 JSON output): the run ends as the engine's settle ends one.
   taskLeaseComplete: `
     WITH d AS MATERIALIZED (
-      SELECT t.id, 'completed'::text AS state, NULL::text AS failure, $3::text AS result, $4::text AS output,
+      SELECT t.id, t.id_time, 'completed'::text AS state, NULL::text AS failure, $3::text AS result, $4::text AS output,
              0::float8 AS delay_ms
       FROM taskd.tasks t
       WHERE ${leaseHeld}
@@ -512,7 +541,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = d.id
+      WHERE t.id = d.id AND t.id_time = d.id_time
       RETURNING ${RECORD}, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
@@ -522,7 +551,7 @@ const SQL = {
   // ($3 = 'never'), like any run that failed with attempts left ($4..$7: failure, message, backoff).
   taskLeaseFail: `
     WITH d AS MATERIALIZED (
-      SELECT t.id, ${lostRun(3)}
+      SELECT t.id, t.id_time, ${lostRun(3)}
       FROM taskd.tasks t
       WHERE ${leaseHeld}
       FOR UPDATE
@@ -530,7 +559,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = d.id
+      WHERE t.id = d.id AND t.id_time = d.id_time
       RETURNING ${RECORD}, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
@@ -542,7 +571,7 @@ const SQL = {
   // renewed meanwhile is left alone.
   taskReapExpiredLeases: `
     WITH d AS MATERIALIZED (
-      SELECT t.id, ${lostRun(1)}
+      SELECT t.id, t.id_time, ${lostRun(1)}
       FROM taskd.tasks t
       WHERE t.lease_token IS NOT NULL AND t.lease_expires_at < now() AND t.state = 'running'
       FOR UPDATE OF t SKIP LOCKED
@@ -550,7 +579,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = d.id
+      WHERE t.id = d.id AND t.id_time = d.id_time
       RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
@@ -570,19 +599,21 @@ const SQL = {
   // task of a queue) and filtered it by id, one whole index scan per outcome (80 % of a 500-row settle).
   taskSettleMany: `
     WITH d AS MATERIALIZED (
-      SELECT r.id, o.state, o.failure, o.result, o.output, o.delay_ms
+      SELECT r.id, r.id_time, o.state, o.failure, o.result, o.output, o.delay_ms
       FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::text[], $7::text[], $8::float8[])
         AS o(id, owner, attempt, state, failure, result, output, delay_ms)
       CROSS JOIN LATERAL (
-        SELECT id FROM taskd.tasks
-        WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state::text = 'running'
+        SELECT id, id_time FROM taskd.tasks t
+        WHERE id = o.id AND ${inPartitionOf('t', 'o.id')} AND owner = o.owner AND attempt = o.attempt
+          AND state::text = 'running'
         FOR UPDATE
       ) r
     ), settled AS (
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
+      WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND ${inPartitionsOf('t', 'd')} AND t.id = d.id
+        AND t.id_time = d.id_time
       RETURNING t.id, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('settled')}
     ), announced AS (${announce('settled')})
@@ -594,19 +625,21 @@ const SQL = {
   // taken in another order. Rows not returned were not written. The probe is the settle's (primary key only).
   taskProgressMany: `
     WITH d AS MATERIALIZED (
-      SELECT r.id, o.percent, o.message
+      SELECT r.id, r.id_time, o.percent, o.message
       FROM unnest($1::uuid[], $2::uuid[], $3::int[], $4::float8[], $5::text[])
         AS o(id, owner, attempt, percent, message)
       CROSS JOIN LATERAL (
-        SELECT id FROM taskd.tasks
-        WHERE id = o.id AND owner = o.owner AND attempt = o.attempt AND state::text = 'running'
+        SELECT id, id_time FROM taskd.tasks t
+        WHERE id = o.id AND ${inPartitionOf('t', 'o.id')} AND owner = o.owner AND attempt = o.attempt
+          AND state::text = 'running'
         FOR UPDATE SKIP LOCKED
       ) r
     ), written AS (
       UPDATE taskd.tasks t
       SET progress = jsonb_build_object('percent', d.percent, 'message', d.message, 'updated_at', ${iso('now()')})
       FROM d
-      WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND t.id = d.id
+      WHERE t.id = ANY(ARRAY(SELECT id FROM d)) AND ${inPartitionsOf('t', 'd')} AND t.id = d.id
+        AND t.id_time = d.id_time
       RETURNING t.id
     ), announced AS (${announce('written')})
     SELECT written.id FROM written, ${announced}`,
@@ -644,7 +677,7 @@ const SQL = {
       WHERE expires_at < now() AND id <> $1
       RETURNING id
     ), d AS MATERIALIZED (
-      SELECT t.id, ${lostRun(2)}
+      SELECT t.id, t.id_time, ${lostRun(2)}
       FROM taskd.tasks t JOIN expired ON t.owner = expired.id
       WHERE t.state = 'running'
       FOR UPDATE OF t
@@ -652,7 +685,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = d.id
+      WHERE t.id = d.id AND t.id_time = d.id_time
       RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
@@ -676,7 +709,7 @@ const SQL = {
       SELECT owner FROM owners
       WHERE owner IS NOT NULL AND NOT EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = owners.owner)
     ), d AS MATERIALIZED (
-      SELECT t.id, ${lostRun(1)}
+      SELECT t.id, t.id_time, ${lostRun(1)}
       FROM taskd.tasks t JOIN orphaned ON t.owner = orphaned.owner
       WHERE t.state = 'running'
       FOR UPDATE OF t
@@ -684,7 +717,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = d.id
+      WHERE t.id = d.id AND t.id_time = d.id_time
       RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
@@ -699,7 +732,7 @@ const SQL = {
     ), resigned AS (
       DELETE FROM taskd.leader WHERE worker_id = $1
     ), d AS MATERIALIZED (
-      SELECT t.id, ${lostRun(2)}
+      SELECT t.id, t.id_time, ${lostRun(2)}
       FROM taskd.tasks t
       WHERE t.owner = $1 AND t.state = 'running'
       FOR UPDATE OF t
@@ -707,7 +740,7 @@ const SQL = {
       UPDATE taskd.tasks t
       SET ${endRun}
       FROM d
-      WHERE t.id = d.id
+      WHERE t.id = d.id AND t.id_time = d.id_time
       RETURNING t.id, t.state::text AS state, t.handler AS kind, t.queue, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('ended')}
     ), announced AS (${announce('ended')})
@@ -715,30 +748,41 @@ const SQL = {
 
   // Scheduled tasks whose time has come become runnable; one NOTIFY wakes the claimers if any did.
   taskPromoteDue: `
-    WITH due AS (
+    WITH picked AS MATERIALIZED (
+      SELECT id, id_time FROM taskd.tasks
+      WHERE state = 'scheduled' AND run_at <= now()
+      ORDER BY run_at
+      LIMIT $1
+      FOR UPDATE SKIP LOCKED
+    ), due AS (
       UPDATE taskd.tasks t SET state = 'queued'
-      WHERE t.id = ANY(ARRAY(
-        SELECT id FROM taskd.tasks
-        WHERE state = 'scheduled' AND run_at <= now()
-        ORDER BY run_at
-        LIMIT $1
-        FOR UPDATE SKIP LOCKED
-      ))
+      WHERE t.id = ANY(ARRAY(SELECT id FROM picked)) AND ${inPartitionsOf('t', 'picked')}
       RETURNING t.id
     ), announced AS (${announce('due')})
     SELECT count(*)::int AS n, CASE WHEN count(*) > 0 THEN pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) END
     FROM due, ${announced}`,
 
-  // Retention, in small batches so that it never holds many locks or bloats one transaction. SKIP LOCKED: rows
-  // another sweep (a leader that has just been replaced) is deleting are left to it rather than waited for.
-  taskDeleteFinishedBefore: `
-    DELETE FROM taskd.tasks WHERE id = ANY(ARRAY(
-      SELECT id FROM taskd.tasks
-      WHERE finished_at < now() - $1 * interval '1 millisecond'
-      ORDER BY finished_at
-      LIMIT $2
-      FOR UPDATE SKIP LOCKED
-    ))`,
+  // Retention and the partitions of taskd.tasks (migration 0012's functions). The partitions with their bounds;
+  // `expired`: a time partition whose whole range is older than the retention age ($1 ms).
+  taskPartitions: `
+    SELECT name, ${iso('lower_bound')} AS lower_bound, ${iso('upper_bound')} AS upper_bound,
+           lower_bound IS NOT NULL AND upper_bound <= now() - $1 * interval '1 millisecond' AS expired
+    FROM taskd.task_partitions()`,
+
+  // Time partitions $1 ms long, from $2 ms back (when there are none yet) to $3 ms ahead.
+  taskPartitionsEnsure: `
+    SELECT taskd.ensure_task_partitions($1 * interval '1 millisecond', $2 * interval '1 millisecond',
+                                        $3 * interval '1 millisecond') AS made`,
+
+  // Drops partition $1 if every task in it ended more than $2 ms ago, waiting at most $3 ms for its lock.
+  taskPartitionDrop: `
+    SELECT taskd.drop_task_partition($1, now() - $2 * interval '1 millisecond', $3 * interval '1 millisecond')
+      AS dropped`,
+
+  // Deletes at most $3 tasks of partition $1 that ended more than $2 ms ago (small batches: few locks, a small
+  // transaction).
+  taskDeleteFinished: `
+    SELECT taskd.delete_finished_tasks($1, now() - $2 * interval '1 millisecond', $3) AS deleted`,
 
   // Deliverers claim due webhook deliveries: each claim counts an attempt and holds the row by moving its due time
   // past the attempt's end ($2 ms), committed before the request is sent (no transaction is held open across
@@ -792,7 +836,7 @@ const SQL = {
   webhookDeliveriesOfTask: `
     SELECT t.id AS task_id, ${DELIVERY}
     FROM taskd.tasks t LEFT JOIN taskd.webhook_deliveries d ON d.task_id = t.id
-    WHERE t.id = $1
+    WHERE t.id = $1 AND ${inPartitionOf('t', '$1')}
     ORDER BY d.created_at, d.id`,
 
   // Creates or replaces a schedule (keeping its history: created_at, the last tick) and wakes the tickers.
@@ -840,15 +884,20 @@ const SQL = {
       SELECT name FROM taskd.schedules
       WHERE name = $1 AND next_run_at = $2::timestamptz AND NOT paused
       FOR UPDATE
+    ), keyed AS (
+      INSERT INTO taskd.idempotency_keys (key, task_id, id_time)
+      SELECT $15::text, $5::uuid, taskd.task_id_time($5::uuid) FROM due
+      ON CONFLICT (key) DO NOTHING
+      RETURNING task_id
     ), inserted AS (
-      INSERT INTO taskd.tasks AS t (id, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
-                               backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
-      SELECT $5::uuid, $6::text, $7::jsonb, $8::int, $9::text, $10::int,
+      INSERT INTO taskd.tasks AS t (id, id_time, handler, payload, timeout_ms, queue, priority, run_at, state,
+                               max_attempts, backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint,
+                               callback_url)
+      SELECT $5::uuid, taskd.task_id_time($5::uuid), $6::text, $7::jsonb, $8::int, $9::text, $10::int,
              coalesce($11::timestamptz, now() + $18::float8 * interval '1 millisecond', now()),
              CASE WHEN $11::timestamptz > now() OR $18::float8 > 0 THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
              $12::int, $13::int, $14::int, $15::text, $16::text, $17::text
-      FROM due
-      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+      FROM keyed
       RETURNING ${RECORD}
     ), advanced AS (
       UPDATE taskd.schedules s
@@ -917,7 +966,7 @@ const SQL = {
   // waited for. Each running one's runner is told to abort, wherever it runs.
   taskBulkCancel: `
     WITH picked AS (
-      SELECT id, state FROM taskd.tasks
+      SELECT id, id_time, state FROM taskd.tasks
       WHERE state = ANY($1::taskd.task_state[])
         AND ($2::text IS NULL OR handler = $2)
         AND ($3::text IS NULL OR queue = $3)
@@ -932,7 +981,7 @@ const SQL = {
             'finished_at', ${iso('now()')}, 'outcome', 'cancelled',
             'error', jsonb_build_object('type', 'cancelled', 'message', $5::text))) ELSE t.history END
       FROM picked p
-      WHERE t.id = p.id
+      WHERE t.id = p.id AND t.id_time = p.id_time
       RETURNING t.id, p.state::text AS before, ${OUTBOX_RETURNING}
     ), outboxed AS (${outbox('cancelled')}
     ), told AS (
@@ -943,7 +992,7 @@ const SQL = {
   // Bulk retry: like taskRetry, for up to $4 failed or cancelled tasks matching the filter, oldest first.
   taskBulkRetry: `
     WITH picked AS (
-      SELECT id FROM taskd.tasks
+      SELECT id, id_time FROM taskd.tasks
       WHERE state = ANY($1::taskd.task_state[])
         AND ($2::text IS NULL OR handler = $2)
         AND ($3::text IS NULL OR queue = $3)
@@ -955,7 +1004,7 @@ const SQL = {
       SET state = 'queued', failure = NULL, result = '', output = NULL, finished_at = NULL, owner = NULL,
           started_at = NULL, run_at = now(), attempt_base = t.attempt
       FROM picked p
-      WHERE t.id = p.id
+      WHERE t.id = p.id AND t.id_time = p.id_time
       RETURNING t.id
     ), woken AS (
       SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM retried HAVING count(*) > 0
@@ -984,6 +1033,14 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskBulkRetry',
   'webhookRecordAttempts',
 ]);
+
+/** A partition of taskd.tasks; a time partition has both bounds, the old tasks' one only an upper bound. */
+export interface TaskPartition {
+  name: string;
+  lower_bound: string | null;
+  upper_bound: string | null;
+  expired: boolean;
+}
 
 /** A schedule as v1 presents it (see SCHEDULE); `next_runs` is computed by the service. */
 export interface ScheduleRow {
@@ -1844,8 +1901,30 @@ export class TaskStore {
     return (await this.rows<{ n: number }>('taskBulkRetry', this.bulkValues(filter)))[0]?.n ?? 0;
   }
 
-  async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions): Promise<number> {
-    return (await this.run('taskDeleteFinishedBefore', [ageMs, limit], options)).rowCount ?? 0;
+  async taskPartitions(retentionMs: number, options?: StatementOptions): Promise<TaskPartition[]> {
+    return this.rows<TaskPartition>('taskPartitions', [retentionMs], options);
+  }
+
+  /** Makes the time partitions missing until `aheadMs` from now; returns how many it made. */
+  async taskPartitionsEnsure(stepMs: number, behindMs: number, aheadMs: number): Promise<number> {
+    return (await this.rows<{ made: number }>('taskPartitionsEnsure', [stepMs, behindMs, aheadMs]))[0]!.made;
+  }
+
+  async taskPartitionDrop(name: string, retentionMs: number, waitMs: number, options?: StatementOptions) {
+    return (
+      await this.rows<{ dropped: boolean }>('taskPartitionDrop', [name, retentionMs, waitMs], options)
+    )[0]!.dropped;
+  }
+
+  async taskDeleteFinished(
+    partition: string,
+    retentionMs: number,
+    limit: number,
+    options?: StatementOptions,
+  ) {
+    return (
+      await this.rows<{ deleted: number }>('taskDeleteFinished', [partition, retentionMs, limit], options)
+    )[0]!.deleted;
   }
 
   async scheduleUpsert(s: {

@@ -91,6 +91,10 @@ export interface TaskdEvents {
   'notifier.lost': { err: unknown };
   'maintenance.failed': { job: string; err: unknown };
   'retention.deleted': { deleted: number; maxAgeMs: number };
+  /** Retention dropped these partitions of the task table whole (every task in them ended before the age). */
+  'retention.dropped': { partitions: string[]; maxAgeMs: number };
+  /** New time partitions of the task table were made ahead of need. */
+  'partitions.created': { created: number };
   /** The first webhook or http task request of this process went out unsigned (WEBHOOK_SECRET is not set). */
   'outbound.unsigned': Record<string, never>;
   /** A completion webhook got a 2xx. */

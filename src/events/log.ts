@@ -124,6 +124,12 @@ const formatters: Formatters = {
     'retention: deleted finished tasks',
     { deleted: p.deleted, max_age_ms: p.maxAgeMs },
   ],
+  'retention.dropped': (p) => [
+    'info',
+    'retention: dropped partitions of finished tasks',
+    { partitions: p.partitions, max_age_ms: p.maxAgeMs },
+  ],
+  'partitions.created': (p) => ['info', 'partitions of the task table made ahead', { created: p.created }],
   'outbound.unsigned': () => [
     'warn',
     'sending webhooks and http task requests unsigned: WEBHOOK_SECRET is not set',

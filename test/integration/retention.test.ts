@@ -16,8 +16,13 @@ const WEEK_MS = 7 * 86_400_000;
 class RecordingStore extends TaskStore {
   readonly deletes: number[] = [];
   onDelete: (() => void) | undefined;
-  override async taskDeleteFinishedBefore(ageMs: number, limit: number, options?: StatementOptions) {
-    const n = await super.taskDeleteFinishedBefore(ageMs, limit, options);
+  override async taskDeleteFinished(
+    partition: string,
+    ageMs: number,
+    limit: number,
+    options?: StatementOptions,
+  ) {
+    const n = await super.taskDeleteFinished(partition, ageMs, limit, options);
     this.deletes.push(n);
     this.onDelete?.();
     return n;
@@ -74,11 +79,15 @@ describe('retention', () => {
     const bus = new EventBus();
     const reported: number[] = [];
     bus.on('retention.deleted', (e) => reported.push(e.deleted));
-    assert.equal(await sweepRetention(store, WEEK_MS, bus, new AbortController().signal), 2500);
-    assert.deepEqual(store.deletes, [RETENTION_BATCH, RETENTION_BATCH, 500]);
+    assert.deepEqual(await sweepRetention(store, WEEK_MS, bus, new AbortController().signal), {
+      dropped: [],
+      deleted: 2500,
+    });
+    // The old tasks' partition, then the default one (empty).
+    assert.deepEqual(store.deletes, [RETENTION_BATCH, RETENTION_BATCH, 500, 0]);
     assert.deepEqual(reported, [2500]);
     assert.deepEqual(await taskStates(pool), { completed: 10, queued: 5, running: 5 });
-    assert.equal(await sweepRetention(store, WEEK_MS, bus, new AbortController().signal), 0);
+    assert.equal((await sweepRetention(store, WEEK_MS, bus, new AbortController().signal)).deleted, 0);
   });
 
   test('stops between batches when its signal aborts', async () => {
@@ -86,7 +95,10 @@ describe('retention', () => {
     const store = new RecordingStore(pool);
     const stop = new AbortController();
     store.onDelete = () => stop.abort();
-    assert.equal(await sweepRetention(store, WEEK_MS, new EventBus(), stop.signal), RETENTION_BATCH);
+    assert.equal(
+      (await sweepRetention(store, WEEK_MS, new EventBus(), stop.signal)).deleted,
+      RETENTION_BATCH,
+    );
     assert.deepEqual(store.deletes, [RETENTION_BATCH]);
     assert.equal((await taskStates(pool)).completed! + (await taskStates(pool)).failed!, 1500);
   });
@@ -106,7 +118,7 @@ describe('retention', () => {
         new EventBus(),
         new AbortController().signal,
       );
-      assert.equal(deleted, 15);
+      assert.equal(deleted.deleted, 15);
       const left = await pool.query<{ id: string }>('SELECT id FROM taskd.tasks ORDER BY id');
       assert.deepEqual(
         left.rows.map((r) => r.id),
