@@ -86,21 +86,25 @@ DECLARE
     'autovacuum_vacuum_insert_scale_factor = 0.05, autovacuum_analyze_scale_factor = 0.02';
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('taskd.ensure_task_partitions'));
+  -- Statements on the table queue behind a DDL lock that waits: give up soon, the next run tries again (the
+  -- partitions are made well ahead of need).
+  PERFORM set_config('lock_timeout', '2000', true);
   SELECT max(p.upper_bound) INTO lo FROM taskd.task_partitions() p WHERE p.lower_bound IS NOT NULL;
   lo := coalesce(lo, date_bin(step, now() - behind, origin));
   WHILE lo < now() + ahead LOOP
     hi := date_bin(step, lo, origin) + step;
     part := 'tasks_' || to_char(lo AT TIME ZONE 'UTC', 'YYYYMMDD"t"HH24MISS');
+    -- Made apart and then attached: ATTACH PARTITION takes a lock that lets every statement on taskd.tasks go on
+    -- (CREATE TABLE … PARTITION OF would stop them all while it waits for its lock).
+    EXECUTE format('CREATE TABLE taskd.%I (LIKE taskd.tasks INCLUDING DEFAULTS INCLUDING CONSTRAINTS) WITH (%s)',
+                   part, options);
     BEGIN
-      EXECUTE format('CREATE TABLE taskd.%I PARTITION OF taskd.tasks FOR VALUES FROM (%L) TO (%L) WITH (%s)',
-                     part, lo, hi, options);
+      EXECUTE format('ALTER TABLE taskd.tasks ATTACH PARTITION taskd.%I FOR VALUES FROM (%L) TO (%L)', part, lo, hi);
     EXCEPTION WHEN check_violation THEN
       -- Tasks of this range are in the default partition already (made while no process kept partitions ahead,
       -- or by a clock far ahead): they move into the new partition, which is then attached. Writes that would
-      -- route to the default partition wait for the lock meanwhile; the others go on.
+      -- route to the default partition wait for its lock meanwhile; the others go on.
       LOCK TABLE taskd.tasks_default IN ACCESS EXCLUSIVE MODE;
-      EXECUTE format('CREATE TABLE taskd.%I (LIKE taskd.tasks INCLUDING DEFAULTS INCLUDING CONSTRAINTS) WITH (%s)',
-                     part, options);
       EXECUTE format('INSERT INTO taskd.%I SELECT * FROM taskd.tasks_default WHERE id_time >= %L AND id_time < %L',
                      part, lo, hi);
       DELETE FROM taskd.tasks_default WHERE id_time >= lo AND id_time < hi;

@@ -19,6 +19,10 @@ export function storeStatement(name: StatementName): Promise<string> {
   return Promise.resolve(statementText(name));
 }
 
+/** `n` rows (g, id) of task ids as taskd makes them (time-ordered, in the partition of now). */
+const timeOrderedIds = (n: string) =>
+  `(SELECT g, taskd.new_task_id() AS id FROM generate_series(1, ${n}) g) AS ids`;
+
 /**
  * Queues `count` tasks for `handler` with plain SQL, in one statement. Statistics are left to autovacuum, as in
  * production, unless `analyze` is set (then the planner sees every task queued and none running).
@@ -34,8 +38,8 @@ export async function fillQueue(
   await client.connect();
   try {
     await client.query(
-      `INSERT INTO taskd.tasks (id, handler, input, timeout_ms)
-       SELECT gen_random_uuid(), $1, 'bench task ' || g, $2 FROM generate_series(1, $3) g`,
+      `INSERT INTO taskd.tasks (id, id_time, handler, input, timeout_ms)
+       SELECT id, taskd.task_id_time(id), $1, 'bench task ' || g, $2 FROM ${timeOrderedIds('$3')}`,
       [handler, timeoutMs, count],
     );
     if (analyze) await client.query('ANALYZE taskd.tasks');
@@ -58,11 +62,11 @@ export async function fillQueueV1(
   await client.connect();
   try {
     await client.query(
-      `INSERT INTO taskd.tasks (id, handler, payload, timeout_ms, queue, priority, max_attempts, run_at)
-       SELECT gen_random_uuid(), $1,
+      `INSERT INTO taskd.tasks (id, id_time, handler, payload, timeout_ms, queue, priority, max_attempts, run_at)
+       SELECT id, taskd.task_id_time(id), $1,
               jsonb_build_object('n', g, 'text', 'bench task ' || g, 'tags', jsonb_build_array('a', 'b')),
               $2, CASE WHEN g % 4 = 0 THEN 'batch' ELSE 'default' END, (g * 7919) % 11 - 5, 3, now()
-       FROM generate_series(1, $3) g`,
+       FROM ${timeOrderedIds('$3')}`,
       [kind, timeoutMs, count],
     );
   } finally {
@@ -82,10 +86,11 @@ export async function taskCounts(pool: pg.Pool): Promise<Record<string, number>>
 /** Adds `count` tasks that completed an hour ago, in one statement: the history a long-running system keeps. */
 export async function insertFinished(client: pg.Client, count: number): Promise<void> {
   await client.query(
-    `INSERT INTO taskd.tasks (id, handler, input, state, result, attempt, owner, started_at, finished_at, timeout_ms)
-     SELECT gen_random_uuid(), 'noop', 'old task ' || g, 'completed', 'ok', 1, gen_random_uuid(),
+    `INSERT INTO taskd.tasks (id, id_time, handler, input, state, result, attempt, owner, started_at, finished_at,
+                              timeout_ms)
+     SELECT id, taskd.task_id_time(id), 'noop', 'old task ' || g, 'completed', 'ok', 1, gen_random_uuid(),
             now() - interval '1 hour', now() - interval '1 hour', 240000
-     FROM generate_series(1, $1) g`,
+     FROM ${timeOrderedIds('$1')}`,
     [count],
   );
 }

@@ -14,8 +14,12 @@ let next = POOL_IDS;
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
-/** A new task id whose time is `nowMs` (the process's clock unless told; see `clockOffsetMs`). */
-export function newTaskId(nowMs: number = Date.now() + clockOffsetMs): string {
+/**
+ * A new task id whose time is `nowMs` (this process's clock unless told). A host whose clock is off puts its tasks
+ * in the partition of its own time: harmless, since partitions are made a range behind and ahead of the database's
+ * clock, and an id with no partition of its time lands in the default one.
+ */
+export function newTaskId(nowMs: number = Date.now()): string {
   if (next === POOL_IDS) {
     randomFillSync(pool);
     next = 0;
@@ -45,16 +49,4 @@ export function newTaskId(nowMs: number = Date.now() + clockOffsetMs): string {
 export function taskIdTime(id: string): number | undefined {
   if (id.length !== 36 || id[14] !== '7') return undefined;
   return parseInt(id.slice(0, 8) + id.slice(9, 13), 16);
-}
-
-/**
- * How far the database's clock is ahead of this process's, in milliseconds, as last measured (see
- * `setClockOffset`). Ids take their time from the database's clock so that a host whose clock is off still puts
- * its tasks in the partition of the time they were made, where retention expects them.
- */
-let clockOffsetMs = 0;
-
-/** Records a measurement of the database's clock: `dbNowMs` read by a statement sent at `sentMs`, answered at `receivedMs`. */
-export function setClockOffset(dbNowMs: number, sentMs: number, receivedMs: number): void {
-  clockOffsetMs = Math.round(dbNowMs - (sentMs + receivedMs) / 2);
 }

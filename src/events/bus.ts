@@ -95,6 +95,8 @@ export interface TaskdEvents {
   'retention.dropped': { partitions: string[]; maxAgeMs: number };
   /** New time partitions of the task table were made ahead of need. */
   'partitions.created': { created: number };
+  /** Making partitions ahead waited too long for its lock; tried again later. */
+  'partitions.deferred': Record<string, never>;
   /** The first webhook or http task request of this process went out unsigned (WEBHOOK_SECRET is not set). */
   'outbound.unsigned': Record<string, never>;
   /** A completion webhook got a 2xx. */

@@ -130,6 +130,11 @@ const formatters: Formatters = {
     { partitions: p.partitions, max_age_ms: p.maxAgeMs },
   ],
   'partitions.created': (p) => ['info', 'partitions of the task table made ahead', { created: p.created }],
+  'partitions.deferred': () => [
+    'warn',
+    'partitions of the task table not made now: their lock was not had within 2 s; tried again later',
+    {},
+  ],
   'outbound.unsigned': () => [
     'warn',
     'sending webhooks and http task requests unsigned: WEBHOOK_SECRET is not set',

@@ -1,3 +1,4 @@
+import { isLockTimeout } from '../db/errors.js';
 import type { TaskStore } from '../db/store.js';
 import type { EventBus } from '../events/bus.js';
 

@@ -183,7 +183,8 @@ describe('hardened engine, in process, on a real database', () => {
       await started;
       await waitFor('the sweep waits for the lock', async () => {
         const { rows } = await pool.query<{ n: number }>(
-          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM taskd.tasks%'",
+          // Whichever of its statements it is at (listing the partitions, or deleting): it waits for the lock.
+          "SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND (query LIKE '%taskd.task_partitions()%' OR query LIKE '%taskd.delete_finished_tasks%')",
         );
         return rows[0]!.n === 1;
       });
