@@ -252,6 +252,6 @@ BEGIN
 END;
 $$;
 
--- The first time partitions: a day back and two ahead. Processes keep them ahead as configured
--- (TASK_PARTITION_HOURS); these are the defaults' shape.
-SELECT taskd.ensure_task_partitions(interval '1 day', interval '1 day', interval '2 days');
+-- No time partition is made here: every process makes them at its start, before it makes a task, with the range
+-- it is configured for (PARTITION_INTERVAL_MINUTES). Until then a task lands in the default partition and moves
+-- into its own when it is made.

@@ -12,6 +12,7 @@ import { TaskStore, type NewTaskV1 } from '../../src/db/store.js';
 import { newTaskId } from '../../src/domain/task-id.js';
 import { EventBus } from '../../src/events/bus.js';
 import { createLogger } from '../../src/logger.js';
+import { ensurePartitions } from '../../src/maintenance/partitions.js';
 import { sweepRetention } from '../../src/maintenance/retention.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 
@@ -32,7 +33,10 @@ async function migrated(): Promise<{ db: TestDatabase; pool: pg.Pool; store: Tas
     await db.drop();
   });
   await migrate(pool, log);
-  return { db, pool, store: new TaskStore(pool) };
+  const store = new TaskStore(pool);
+  // As every process does at its start, with the default range (a day).
+  await ensurePartitions(store, { stepMs: DAY_MS }, new EventBus());
+  return { db, pool, store };
 }
 
 const v1Task = (id: string, fields: Partial<NewTaskV1> = {}): NewTaskV1 => ({
@@ -281,6 +285,8 @@ describe('migrating a task table of an earlier version in place', () => {
     ).rows[0]!;
 
     await migrate(pool, log);
+    const store = new TaskStore(pool);
+    await ensurePartitions(store, { stepMs: DAY_MS }, new EventBus());
 
     const { rows: kind } = await pool.query<{ relkind: string }>(
       `SELECT relkind FROM pg_class WHERE oid = 'taskd.tasks'::regclass`,
@@ -297,7 +303,6 @@ describe('migrating a task table of an earlier version in place', () => {
     // tasks_pkey (id) gave way to the (id, id_time) key 0011 built concurrently.
     assert.deepEqual(gone.sort(), ['tasks_idempotency_key', 'tasks_pkey']);
 
-    const store = new TaskStore(pool);
     assert.equal((await store.taskGet(sample.id))?.task, 'original 7');
     assert.equal((await store.taskGetByIdempotencyKey('key-42'))?.state, 'completed');
     await assert.rejects(store.taskInsertManyV1([v1Task(newTaskId(), { idempotencyKey: 'key-42' })]), {
