@@ -117,6 +117,21 @@ BEGIN
 END;
 $$;
 
+-- Whether a partition holds a task that retention must keep: one not ended, or ended at or after `cutoff`.
+CREATE FUNCTION taskd.task_partition_kept(part text, cutoff timestamptz) RETURNS boolean
+LANGUAGE plpgsql
+AS $$
+DECLARE
+  kept boolean;
+BEGIN
+  EXECUTE format(
+    'SELECT EXISTS (SELECT 1 FROM taskd.%1$I WHERE state IN (''queued'', ''scheduled'', ''running''))
+         OR EXISTS (SELECT 1 FROM taskd.%1$I WHERE finished_at IS NOT NULL AND finished_at >= %2$L)',
+    part, cutoff) INTO kept;
+  RETURN kept;
+END;
+$$;
+
 -- Drops a time partition whose tasks have all ended before `cutoff` (and that holds nothing younger), with the
 -- idempotency keys and webhook deliveries of its tasks. Returns false, and drops nothing, when any of its tasks
 -- has not ended or ended at or after `cutoff`. The check is made again under the lock that DROP needs anyway, so
@@ -128,29 +143,20 @@ AS $$
 DECLARE
   lo timestamptz;
   hi timestamptz;
-  blocked boolean;
 BEGIN
   SELECT p.lower_bound, p.upper_bound INTO lo, hi
   FROM taskd.task_partitions() p WHERE p.name = part AND p.lower_bound IS NOT NULL;
   IF hi IS NULL OR hi > cutoff THEN
     RETURN false;
   END IF;
-  EXECUTE format(
-    'SELECT EXISTS (SELECT 1 FROM taskd.%1$I WHERE state IN (''queued'', ''scheduled'', ''running''))
-         OR EXISTS (SELECT 1 FROM taskd.%1$I WHERE finished_at IS NOT NULL AND finished_at >= %2$L)',
-    part, cutoff) INTO blocked;
-  IF blocked THEN
+  IF taskd.task_partition_kept(part, cutoff) THEN
     RETURN false;
   END IF;
   DELETE FROM taskd.idempotency_keys WHERE id_time >= lo AND id_time < hi;
   DELETE FROM taskd.webhook_deliveries WHERE taskd.task_id_time(task_id) >= lo AND taskd.task_id_time(task_id) < hi;
   PERFORM set_config('lock_timeout', (extract(epoch FROM wait) * 1000)::bigint::text, true);
   LOCK TABLE taskd.tasks IN ACCESS EXCLUSIVE MODE;
-  EXECUTE format(
-    'SELECT EXISTS (SELECT 1 FROM taskd.%1$I WHERE state IN (''queued'', ''scheduled'', ''running''))
-         OR EXISTS (SELECT 1 FROM taskd.%1$I WHERE finished_at IS NOT NULL AND finished_at >= %2$L)',
-    part, cutoff) INTO blocked;
-  IF blocked THEN
+  IF taskd.task_partition_kept(part, cutoff) THEN
     RETURN false;
   END IF;
   EXECUTE format('DROP TABLE taskd.%I', part);

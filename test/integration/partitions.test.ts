@@ -15,6 +15,7 @@ import { createLogger } from '../../src/logger.js';
 import { ensurePartitions } from '../../src/maintenance/partitions.js';
 import { sweepRetention } from '../../src/maintenance/retention.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { newV1Task } from '../helpers/engine.js';
 
 const log = createLogger('silent');
 const DAY_MS = 86_400_000;
@@ -39,22 +40,7 @@ async function migrated(): Promise<{ db: TestDatabase; pool: pg.Pool; store: Tas
   return { db, pool, store };
 }
 
-const v1Task = (id: string, fields: Partial<NewTaskV1> = {}): NewTaskV1 => ({
-  id,
-  kind: 'noop',
-  input: '{}',
-  timeoutMs: 1000,
-  queue: 'default',
-  priority: 0,
-  runAt: null,
-  maxAttempts: 1,
-  backoffBaseMs: null,
-  backoffMaxMs: null,
-  idempotencyKey: null,
-  fingerprint: null,
-  callbackUrl: null,
-  ...fields,
-});
+const v1Task = (id: string, fields: Partial<NewTaskV1> = {}) => newV1Task('noop', { id, ...fields });
 
 /** Which partition holds each task. */
 async function partitionOf(pool: pg.Pool, ids: string[]): Promise<Record<string, string>> {
