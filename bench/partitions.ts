@@ -260,6 +260,9 @@ async function main(): Promise<void> {
       },
       samples,
     };
+    // Whether autovacuum ran meanwhile: without it, dead tuples go only with the partitions retention drops.
+    const { rows: av } = await client.query<{ autovacuum: string }>('SHOW autovacuum');
+    Object.assign(result, { autovacuum: av[0]!.autovacuum });
     const stamp = result.when.replace(/:/g, '-').replace(/\..*/, '');
     const base = new URL(`./results/${stamp}-partitions`, import.meta.url);
     await writeFile(`${base.pathname}.json`, JSON.stringify(result, null, 2) + '\n');
