@@ -9,11 +9,12 @@ export interface PartitionPlan {
 }
 
 /**
- * How far ahead partitions are made: two ranges, and at least ten minutes, so that a leader that is late (or a
- * host whose clock runs ahead) still finds the partition of the time in its ids. What has no partition lands in
- * the default partition and is moved out when its partition is made.
+ * How far ahead partitions are made: two ranges, and at least two minutes, so that a leader that is late (or a
+ * host whose clock runs ahead) still finds the partition of the time in its ids. No more: every partition, empty
+ * or not, is one more for the planner to consider. What has no partition lands in the default partition and is
+ * moved out when its partition is made.
  */
-export const aheadMs = (plan: PartitionPlan) => Math.max(2 * plan.stepMs, 600_000);
+export const aheadMs = (plan: PartitionPlan) => Math.max(2 * plan.stepMs, 120_000);
 
 /** How often the leader makes the partitions ahead: well within the margin above. */
 export const ensureEveryMs = (plan: PartitionPlan) => Math.min(Math.floor(aheadMs(plan) / 4), 3_600_000);
