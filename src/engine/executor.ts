@@ -4,6 +4,7 @@ import { outcomes } from '../domain/task.js';
 import type { Handler, HandlerContext } from '../handlers/registry.js';
 import type { Logger } from '../logger.js';
 import { TaskAbort } from './abort.js';
+import { Deadlines, type Timed } from './deadlines.js';
 
 /**
  * What the executor tells its owner about a run. One object serves every run, so that a run costs no closures of
@@ -31,16 +32,20 @@ export interface ExecutionEvents<E extends Execution = Execution> {
  *
  * `controller` is the run's only AbortController, and only `abort()` aborts it: so the run learns of its own
  * abort without listening on its signal, and `signal.reason` tells the handler why. Everything a run holds while
- * its handler works is in this object, its handler context, one reaction on the handler's promise and the deadline
- * timer: a process holding 100,000 running tasks pays for little more than their handlers.
+ * its handler works is in this object, its handler context and one reaction on the handler's promise (the deadline
+ * is three fields here, see `Deadlines`): a process holding 100,000 running tasks pays for little more than their
+ * handlers.
  */
-export class Execution {
+export class Execution implements Timed {
   readonly controller = new AbortController();
   /** Whether the handler has returned yet. Already true when the outcome comes from the handler's own return. */
   handlerDone = false;
   /** Set when the outcome is in. */
   ended = false;
-  private deadline: NodeJS.Timeout | undefined;
+  // The run's place among the deadlines (kept by `deadlines`).
+  deadlineAt = -1;
+  deadlinePrev: Timed | undefined = undefined;
+  deadlineNext: Timed | undefined = undefined;
 
   constructor(
     readonly task: ClaimedTask,
@@ -57,7 +62,7 @@ export class Execution {
       return;
     }
     // The deadline counts from the start of the run (now), as the task's timeout promises.
-    this.deadline = setTimeout(expire, this.task.timeoutMs, this);
+    deadlines.add(this, this.task.timeoutMs);
     let result: unknown;
     try {
       // The three closures made here share this call's one context: the run itself.
@@ -99,8 +104,7 @@ export class Execution {
 
   private end(outcome: Outcome): void {
     this.ended = true;
-    clearTimeout(this.deadline);
-    this.deadline = undefined;
+    deadlines.remove(this, this.task.timeoutMs);
     this.events.outcome(this, outcome);
   }
 
@@ -114,10 +118,10 @@ export class Execution {
   }
 }
 
-/** The deadline's timer callback (one function for every run, the run passed as the timer's argument). */
-function expire(execution: Execution): void {
-  execution.abort(new TaskAbort('timeout', FAILURE_MESSAGES.timeout(execution.task.timeoutMs)));
-}
+/** Every run's deadline, on one timer per distinct timeout. */
+const deadlines = new Deadlines<Execution>((execution) =>
+  execution.abort(new TaskAbort('timeout', FAILURE_MESSAGES.timeout(execution.task.timeoutMs))),
+);
 
 function abortOutcome(reason: TaskAbort): Outcome {
   switch (reason.kind) {
