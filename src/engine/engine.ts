@@ -265,7 +265,7 @@ export class Engine {
     if (!run.handlerDone) this.watchStuck(run);
     void this.finish(run, outcome)
       .catch((err: unknown) => this.options.log.error({ err, task_id: run.task.id }, 'could not end the run'))
-      .then(() => {
+      .finally(() => {
         if (this.runs.get(run.task.id) === run) this.runs.delete(run.task.id);
         if (this.runs.size === 0) this.endedWaiters.splice(0).forEach((w) => w());
         run.stored = true;

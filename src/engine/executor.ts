@@ -33,8 +33,8 @@ export interface ExecutionEvents<E extends Execution = Execution> {
  * `controller` is the run's only AbortController, and only `abort()` aborts it: so the run learns of its own
  * abort without listening on its signal, and `signal.reason` tells the handler why. Everything a run holds while
  * its handler works is in this object, its handler context and one reaction on the handler's promise (the deadline
- * is three fields here, see `Deadlines`): a process holding 100,000 running tasks pays for little more than their
- * handlers.
+ * is three fields here, see `Deadlines`): a process holding 100,000 running tasks pays for little beyond their
+ * handlers and their signals.
  */
 export class Execution implements Timed {
   readonly controller = new AbortController();
@@ -153,8 +153,8 @@ function errorOutcome(err: unknown): Outcome {
 /**
  * The handler's view of its run. Its logger (bound to task_id) is made only if the handler asks for it: `log` is
  * an own accessor, defined with one descriptor that every context shares, which keeps the object in V8's fast
- * mode (an object literal with a getter is a dictionary: a few hundred bytes more per running task). The own
- * properties are those of the plain object it replaces, in the same order.
+ * mode (an object literal with a getter is a dictionary: a few hundred bytes more per running task). Its own
+ * properties are signal, taskId, attempt, log and progress, in that order, for handlers that spread or list them.
  */
 class RunContext implements HandlerContext {
   declare readonly signal: AbortSignal;
