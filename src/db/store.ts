@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { Decision, LostRunDecision } from '../domain/outcome.js';
-import type { ClaimedTask, FailureKind, TaskState, TaskView } from '../domain/task.js';
+import type { Backoff, ClaimedTask, FailureKind, TaskState, TaskView } from '../domain/task.js';
 import { DbUnavailableError } from './errors.js';
 import type { Lifeline } from './lifeline.js';
 import { execute, runWithDeadline, type ExecuteOptions } from './pool.js';
@@ -1306,12 +1306,18 @@ function claimed(r: ClaimedRow): ClaimedTask {
     attempt: r.attempt,
     maxAttempts: r.max_attempts,
     attemptBase: r.attempt_base,
-    backoff: {
-      ...(r.backoff_base_ms !== null && { baseMs: r.backoff_base_ms }),
-      ...(r.backoff_max_ms !== null && { maxMs: r.backoff_max_ms }),
-    },
+    backoff:
+      r.backoff_base_ms === null && r.backoff_max_ms === null
+        ? NO_BACKOFF
+        : {
+            ...(r.backoff_base_ms !== null && { baseMs: r.backoff_base_ms }),
+            ...(r.backoff_max_ms !== null && { maxMs: r.backoff_max_ms }),
+          },
   };
 }
+
+/** The backoff of a task that sets none: one object for all of them, as a running task keeps its own until it ends. */
+const NO_BACKOFF: Partial<Backoff> = Object.freeze({});
 
 function lostRunValues(d: LostRunDecision): unknown[] {
   return [d.retry, d.failure, d.result, d.backoff.baseMs, d.backoff.maxMs];

@@ -11,7 +11,7 @@ import type { Logger } from '../logger.js';
 import type { Notifier } from '../notify/notifier.js';
 import { TaskAbort } from './abort.js';
 import { Claimer } from './claimer.js';
-import { executeTask } from './executor.js';
+import { Execution, type ExecutionEvents } from './executor.js';
 import type { Heartbeat } from './heartbeat.js';
 import { normaliseProgress, ProgressWriter } from './progress.js';
 import { Settler } from './settler.js';
@@ -40,15 +40,28 @@ export interface EngineOptions {
   cancelCheckMs?: number;
 }
 
-interface Run {
-  task: ClaimedTask;
-  owner: string;
-  controller: AbortController;
-  startedAt: number;
-  /** Set when the run's outcome is in: progress reported later is ignored. */
-  ended?: boolean;
+/**
+ * A run as the engine keeps it: the execution, the claim it runs under, and how far its ending has got. The slot is
+ * given back once both the outcome is stored (`stored`) and the handler has returned (`handlerDone`).
+ */
+class Run extends Execution {
+  readonly startedAt = performance.now();
   /** A refused progress report was logged (once per run is enough). */
-  progressRefused?: boolean;
+  progressRefused = false;
+  /** The outcome is stored, or discarded. */
+  stored = false;
+  /** While the handler goes on after its run was ended: when it ended, and the timer that reports it stuck. */
+  endedAt = 0;
+  stuckTimer: NodeJS.Timeout | undefined = undefined;
+
+  constructor(
+    task: ClaimedTask,
+    readonly owner: string,
+    events: ExecutionEvents<Run>,
+    log: Logger,
+  ) {
+    super(task, events, log);
+  }
 }
 
 /** How long a handler may take to return after its signal aborted before it counts as stuck. */
@@ -80,6 +93,12 @@ export class Engine {
   private readonly graceOver = new AbortController();
   private readonly unsubscribe: (() => void)[] = [];
   private readonly cancelCheck: Periodic;
+  /** What every run reports to: one object for all of them. */
+  private readonly runEvents: ExecutionEvents<Run> = {
+    outcome: (run, outcome) => this.onOutcome(run, outcome),
+    handlerReturned: (run) => this.onHandlerReturned(run),
+    progress: (run, percent, message) => this.onProgress(run, percent, message),
+  };
   private endedWaiters: (() => void)[] = [];
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
@@ -136,7 +155,7 @@ export class Engine {
       bus.on('worker.lease_lost', ({ workerId }) => this.abortRunsOf(workerId)),
       // A client cancelled a task (the database already says so): abort its handler if it runs here.
       notifier.subscribe(CHANNELS.taskCancelled, (taskId) =>
-        this.runs.get(taskId)?.controller.abort(new TaskAbort('cancelled', FAILURE_MESSAGES.cancelled)),
+        this.runs.get(taskId)?.abort(new TaskAbort('cancelled', FAILURE_MESSAGES.cancelled)),
       ),
     );
     this.loop = supervise((signal) => this.claimer.run(signal), {
@@ -204,7 +223,7 @@ export class Engine {
       // The lease will expire and another process (or this one, restarted) fails the tasks.
       this.options.log.error({ err, worker_id: heartbeat.workerId }, 'could not deregister worker');
     }
-    for (const r of left) r.controller.abort(new TaskAbort('shutdown', FAILURE_MESSAGES.shutdown));
+    for (const r of left) r.abort(new TaskAbort('shutdown', FAILURE_MESSAGES.shutdown));
   }
 
   private allRunsEnded(): Promise<void> {
@@ -228,7 +247,7 @@ export class Engine {
 
   private run(task: ClaimedTask, owner: string): void {
     const { bus, handlers, log } = this.options;
-    const run: Run = { task, owner, controller: new AbortController(), startedAt: performance.now() };
+    const run = new Run(task, owner, this.runEvents, log);
     this.runs.set(task.id, run);
     bus.emit('task.started', {
       taskId: task.id,
@@ -238,23 +257,36 @@ export class Engine {
       waitedMs: task.waitedMs,
       workerId: owner,
     });
-    const execution = executeTask(task, handlers, run.controller, log, (percent, message) =>
-      this.onProgress(run, percent, message),
-    );
-    const stored = execution.outcome
-      .then((outcome) => {
-        run.ended = true;
-        // The run was ended by its signal while the handler goes on: count it as stuck until it returns.
-        if (!execution.handlerDone) this.watchStuck(task, execution.handlerReturned);
-        return this.finish(run, outcome);
-      })
-      .catch((err: unknown) => log.error({ err, task_id: task.id }, 'could not end the run'))
+    run.start(handlers.get(task.handler));
+  }
+
+  private onOutcome(run: Run, outcome: Outcome): void {
+    // The run was ended by its signal while the handler goes on: count it as stuck until it returns.
+    if (!run.handlerDone) this.watchStuck(run);
+    void this.finish(run, outcome)
+      .catch((err: unknown) => this.options.log.error({ err, task_id: run.task.id }, 'could not end the run'))
       .finally(() => {
-        if (this.runs.get(task.id) === run) this.runs.delete(task.id);
+        if (this.runs.get(run.task.id) === run) this.runs.delete(run.task.id);
         if (this.runs.size === 0) this.endedWaiters.splice(0).forEach((w) => w());
+        run.stored = true;
+        // The slot is free once the outcome is stored and the handler has returned, not before.
+        if (run.handlerDone) this.slots.release();
       });
-    // The slot is free once the outcome is stored and the handler has returned, not before.
-    void Promise.all([stored, execution.handlerReturned]).finally(() => this.slots.release());
+  }
+
+  private onHandlerReturned(run: Run): void {
+    if (run.stuckTimer) {
+      clearTimeout(run.stuckTimer);
+      run.stuckTimer = undefined;
+      if (this.stuck.delete(run.task.id)) {
+        this.options.bus.emit('handler.returned', {
+          taskId: run.task.id,
+          handler: run.task.handler,
+          stuckMs: Math.round(performance.now() - run.endedAt),
+        });
+      }
+    }
+    if (run.stored) this.slots.release();
   }
 
   /**
@@ -262,23 +294,13 @@ export class Engine {
    * moments; one still running after STUCK_AFTER_MS ignores it, and is counted and reported as stuck until it
    * returns (its slot stays taken all along).
    */
-  private watchStuck(task: ClaimedTask, handlerReturned: Promise<void>): void {
-    const { bus } = this.options;
-    const endedAt = performance.now();
-    const timer = setTimeout(() => {
-      this.stuck.add(task.id);
-      bus.emit('handler.stuck', { taskId: task.id, handler: task.handler });
+  private watchStuck(run: Run): void {
+    run.endedAt = performance.now();
+    run.stuckTimer = setTimeout(() => {
+      this.stuck.add(run.task.id);
+      this.options.bus.emit('handler.stuck', { taskId: run.task.id, handler: run.task.handler });
     }, STUCK_AFTER_MS);
-    timer.unref();
-    void handlerReturned.then(() => {
-      clearTimeout(timer);
-      if (!this.stuck.delete(task.id)) return;
-      bus.emit('handler.returned', {
-        taskId: task.id,
-        handler: task.handler,
-        stuckMs: Math.round(performance.now() - endedAt),
-      });
-    });
+    run.stuckTimer.unref();
   }
 
   private onProgress(run: Run, percent: unknown, message: unknown): void {
@@ -381,7 +403,7 @@ export class Engine {
     for (const { id, state } of ended) {
       const run = this.runs.get(id);
       if (!run || !live.includes(run)) continue;
-      run.controller.abort(
+      run.abort(
         state === 'cancelled'
           ? new TaskAbort('cancelled', FAILURE_MESSAGES.cancelled)
           : new TaskAbort('lease_lost', FAILURE_MESSAGES.workerLost),
@@ -391,7 +413,7 @@ export class Engine {
 
   private abortRunsOf(workerId: string): void {
     for (const r of this.runs.values()) {
-      if (r.owner === workerId) r.controller.abort(new TaskAbort('lease_lost', FAILURE_MESSAGES.workerLost));
+      if (r.owner === workerId) r.abort(new TaskAbort('lease_lost', FAILURE_MESSAGES.workerLost));
     }
   }
 }
