@@ -15,6 +15,7 @@ import {
 } from './db/read-replica.js';
 import { TaskStore } from './db/store.js';
 import { ExternalWorkers } from './domain/external-workers.js';
+import { setTaskIdShard } from './domain/task-id.js';
 import { TaskService, type KindInfo } from './domain/task-service.js';
 import { TaskWaiters } from './domain/task-waiters.js';
 import { ChangeFeed } from './domain/change-feed.js';
@@ -149,6 +150,9 @@ export async function startApp(config: Config, log: Logger, options: StartOption
   const checkpoint = () => {
     if (signal.aborted) throw new StartAborted();
   };
+
+  // Before anything can create a task: every id this process makes carries its shard, or none.
+  setTaskIdShard(config.TASK_ID_SHARD);
 
   const bus = new EventBus((event, err) => log.error({ err, event }, 'event listener failed'));
   const stopLogging = logEvents(bus, log);

@@ -223,6 +223,11 @@ export const configSchema = {
     parse: int(0, 86_400_000),
     doc: 'Replay lag beyond which reads go to DATABASE_URL instead of the replica, until it catches up.',
   },
+  TASK_ID_SHARD: {
+    default: undefined as number | undefined,
+    parse: int(0, 255),
+    doc: 'Shard (0–255) put in the ids this process makes (the two hex digits after the version `7`), for routing by id without a lookup. Unset: those bits are random.',
+  },
   TASK_TIMEOUT_MS: {
     default: 240_000,
     parse: int(1, 86_400_000),
