@@ -29,7 +29,16 @@ export async function ensurePartitions(
   plan: PartitionPlan,
   bus: EventBus,
 ): Promise<number> {
-  const made = await store.taskPartitionsEnsure(plan.stepMs, plan.stepMs, aheadMs(plan));
+  let made: number;
+  try {
+    made = await store.taskPartitionsEnsure(plan.stepMs, plan.stepMs, aheadMs(plan));
+  } catch (err) {
+    // Its lock was not had within 2 s (a long statement on the task table): tasks meanwhile land in the default
+    // partition, and the leader tries again soon.
+    if (!isLockTimeout(err)) throw err;
+    bus.emit('partitions.deferred', {});
+    return 0;
+  }
   if (made > 0) bus.emit('partitions.created', { created: made });
   return made;
 }
