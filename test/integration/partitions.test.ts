@@ -109,6 +109,36 @@ describe('partitions of the task table', () => {
     assert.equal((await store.taskGetByIdempotencyKey('far-ahead'))?.id, id);
   });
 
+  test('making partitions that waits over 2 s for its lock gives up for now, and a task meanwhile waits in the default partition', async () => {
+    const { pool, store } = await migrated();
+    for (const p of await store.taskPartitions(WEEK_MS)) {
+      if (p.lower_bound !== null) await pool.query(`DROP TABLE taskd.${p.name}`);
+    }
+    const holder = await pool.connect();
+    const bus = new EventBus();
+    const id = newTaskId();
+    const deferred: unknown[] = [];
+    bus.on('partitions.deferred', (e) => deferred.push(e));
+    try {
+      await holder.query('BEGIN');
+      // What a long statement on the table holds against ATTACH PARTITION (VACUUM, an index build, another DDL).
+      await holder.query('LOCK TABLE taskd.tasks IN SHARE UPDATE EXCLUSIVE MODE');
+      const started = Date.now();
+      assert.equal(await ensurePartitions(store, { stepMs: 60_000 }, bus), 0);
+      assert.ok(Date.now() - started >= 1900, `gave up after ${Date.now() - started} ms`);
+      assert.deepEqual(deferred, [{}]);
+      // Creates go on meanwhile.
+      await store.taskInsertManyV1([v1Task(id)]);
+      assert.equal((await partitionOf(pool, [id]))[id], 'tasks_default');
+    } finally {
+      await holder.query('ROLLBACK');
+      holder.release();
+    }
+    assert.ok((await ensurePartitions(store, { stepMs: 60_000 }, bus)) >= 3);
+    assert.match((await partitionOf(pool, [id]))[id]!, /^tasks_\d{8}t\d{6}$/);
+    assert.equal((await store.taskGetRecord(id))?.id, id);
+  });
+
   test('retention drops a partition whose tasks all ended before the age, with their keys and deliveries, and deletes rows only where it cannot', async () => {
     const { pool, store } = await migrated();
     // Daily partitions from twelve days back (the migration's ones, empty, make way).
