@@ -3,8 +3,8 @@
  *
  * One taskd, started as a user starts it (`node dist/main.js`, the build `npm start` runs), with partitions of one
  * minute and a retention of two: the run goes through many partitions made ahead, filled, ended and dropped, as a
- * day-partitioned deployment does over weeks. Tasks come in over HTTP (`POST /v1/tasks/batch`, 500 per request,
- * the backlog held near 20,000) and run the built-in `noop` kind. Every 15 s the bench samples, from the database:
+ * day-partitioned deployment does over weeks. Tasks come in over HTTP (`POST /v1/tasks/batch`, 500 per request)
+ * at a steady rate (`--rate`, 2,500/s; slower if the backlog passes 20,000) and run the built-in `noop` kind. Every 15 s the bench samples, from the database:
  * the claim statement the engine runs (src/db/store.ts, taskClaimAvailable, in a transaction rolled back), timed
  * and its buffers counted by EXPLAIN ANALYZE; a read by id; the size of the task table with its indexes (every
  * partition) and of the key and delivery tables; its dead tuples; its partitions. The report compares the run's
@@ -25,6 +25,9 @@ const argv = process.argv.slice(2);
 const quick = argv.includes('--quick');
 const tasksArg = argv.indexOf('--tasks');
 const TOTAL = tasksArg >= 0 ? Number(argv[tasksArg + 1]) : quick ? 300_000 : 3_000_000;
+const rateArg = argv.indexOf('--rate');
+/** Tasks created per second, held steady so that what the table holds depends on time, not on the machine's mood. */
+const RATE = rateArg >= 0 ? Number(argv[rateArg + 1]) : 2500;
 const BATCH = 500;
 const LOADERS = 4;
 const BACKLOG = 20_000;
@@ -171,12 +174,15 @@ async function main(): Promise<void> {
     const body = JSON.stringify({
       tasks: Array.from({ length: BATCH }, (_, i) => ({ kind: 'noop', input: { i } })),
     });
+    // The batches' start times, shared by the loaders: one batch every BATCH / RATE seconds.
+    let nextAt = Date.now();
     const loaders = Array.from({ length: LOADERS }, async () => {
       while (created < TOTAL) {
-        if (queued > BACKLOG) {
-          await sleep(50);
+        if (queued > BACKLOG || Date.now() < nextAt) {
+          await sleep(Math.max(5, Math.min(50, nextAt - Date.now())));
           continue;
         }
+        nextAt += (BATCH / RATE) * 1000;
         created += BATCH;
         queued += BATCH;
         const res = await http.request({
@@ -231,6 +237,9 @@ async function main(): Promise<void> {
       return {
         quarter: i + 1,
         samples: q.length,
+        createdPerSecond: Math.round(
+          (q.at(-1)!.created - q[0]!.created) / Math.max(1e-9, q.at(-1)!.t - q[0]!.t),
+        ),
         claimMs: pick((s) => s.claimMs),
         claimBuffers: pick((s) => s.claimBuffers),
         readMs: pick((s) => s.readMs),
@@ -246,6 +255,7 @@ async function main(): Promise<void> {
       tasks: created,
       seconds: round(seconds),
       perSecond: Math.round(created / seconds),
+      rate: RATE,
       partitionMinutes: PARTITION_MINUTES,
       retentionMinutes: RETENTION_MINUTES,
       partitionsDropped: drops.reduce((n, d) => n + d.partitions.length, 0),
