@@ -48,11 +48,12 @@ describe('fault: soak (two minutes of steady load)', () => {
 
   const tableStats = async () => {
     const { rows } = await pool!.query<{ live: number; dead: number; bytes: number; connections: number }>(
-      `SELECT coalesce(s.n_live_tup, 0)::int AS live, coalesce(s.n_dead_tup, 0)::int AS dead,
-              pg_total_relation_size('taskd.tasks')::bigint::float8 AS bytes,
+      // The table is partitioned: its figures are the sums over its partitions.
+      `SELECT coalesce(sum(s.n_live_tup), 0)::int AS live, coalesce(sum(s.n_dead_tup), 0)::int AS dead,
+              coalesce(sum(pg_total_relation_size(s.relid)), 0)::bigint::float8 AS bytes,
               (SELECT count(*)::int FROM pg_stat_activity
                WHERE datname = current_database() AND application_name LIKE 'taskd%') AS connections
-       FROM pg_stat_user_tables s WHERE s.relid = 'taskd.tasks'::regclass`,
+       FROM pg_stat_user_tables s JOIN pg_partition_tree('taskd.tasks') p ON p.relid = s.relid`,
     );
     return rows[0]!;
   };
@@ -118,8 +119,9 @@ describe('fault: soak (two minutes of steady load)', () => {
     ).catch(() => undefined);
     vacuums = (
       await pool.query<typeof vacuums>(
-        `SELECT autovacuum_count::int, last_autovacuum::text FROM pg_stat_user_tables
-         WHERE relid = 'taskd.tasks'::regclass`,
+        `SELECT coalesce(sum(s.autovacuum_count), 0)::int AS autovacuum_count,
+                max(s.last_autovacuum)::text AS last_autovacuum
+         FROM pg_stat_user_tables s JOIN pg_partition_tree('taskd.tasks') p ON p.relid = s.relid`,
       )
     ).rows[0]!;
 
