@@ -220,7 +220,9 @@ async function main(): Promise<void> {
 
     // Quarters of the run, from the first sample after the first retention window (the table has filled to its
     // steady size by then).
-    const steady = samples.filter((s) => s.t >= (RETENTION_MINUTES + PARTITION_MINUTES) * 60 + 60);
+    const settled = samples.filter((s) => s.t >= (RETENTION_MINUTES + PARTITION_MINUTES) * 60 + 60);
+    // A run too short to reach that (--quick) is read whole, and says nothing of the steady state.
+    const steady = settled.length >= 8 ? settled : samples;
     const quarter = (i: number) =>
       steady.filter((s) => {
         const span = steady.at(-1)!.t - steady[0]!.t || 1;

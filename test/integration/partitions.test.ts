@@ -8,7 +8,7 @@ import { pathToFileURL } from 'node:url';
 import type pg from 'pg';
 import { loadMigrations, migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
-import { TaskStore, type NewTaskV1 } from '../../src/db/store.js';
+import { statementText, TaskStore, type NewTaskV1, type StatementName } from '../../src/db/store.js';
 import { newTaskId } from '../../src/domain/task-id.js';
 import { EventBus } from '../../src/events/bus.js';
 import { createLogger } from '../../src/logger.js';
@@ -22,6 +22,12 @@ const DAY_MS = 86_400_000;
 const WEEK_MS = 7 * DAY_MS;
 
 const cleanups: (() => Promise<void>)[] = [];
+
+interface PlanNode {
+  'Relation Name'?: string;
+  'Actual Loops'?: number;
+  Plans?: PlanNode[];
+}
 after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
@@ -86,6 +92,48 @@ describe('partitions of the task table', () => {
     assert.equal(where[old], 'tasks_legacy');
     assert.equal((await store.taskGetRecord(id))?.id, id);
     assert.equal((await store.taskGet(old))?.id, old);
+  });
+
+  test('a read by id and a settle touch only the partition of their tasks', async () => {
+    const { pool, store } = await migrated();
+    const now = Date.now();
+    // Tasks in three partitions (yesterday, today, tomorrow's time), one of them running under a worker.
+    const ids = [now - DAY_MS, now, now + DAY_MS].map((t) => newTaskId(t));
+    await store.taskInsertManyV1(ids.map((id) => v1Task(id)));
+    const owner = randomUUID();
+    await pool.query(
+      `UPDATE taskd.tasks SET state = 'running', owner = $2, attempt = 1, started_at = now() WHERE id = $1`,
+      [ids[1], owner],
+    );
+    const part = (await partitionOf(pool, [ids[1]!]))[ids[1]!]!;
+    const partitions = (await store.taskPartitions(WEEK_MS)).length;
+    assert.ok(partitions >= 6, `${partitions} partitions`);
+
+    /** The partitions a statement read (scan nodes that ran at least once), from EXPLAIN ANALYZE. */
+    const scanned = async (name: StatementName, values: unknown[]) => {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: PlanNode }] }>(
+          `EXPLAIN (ANALYZE, FORMAT JSON) ${statementText(name)}`,
+          values,
+        );
+        const read = new Set<string>();
+        const walk = (n: PlanNode) => {
+          if (n['Relation Name']?.startsWith('tasks_') && (n['Actual Loops'] ?? 0) > 0)
+            read.add(n['Relation Name']);
+          n.Plans?.forEach(walk);
+        };
+        walk(rows[0]!['QUERY PLAN'][0].Plan);
+        return [...read];
+      } finally {
+        await client.query('ROLLBACK');
+        client.release();
+      }
+    };
+    assert.deepEqual(await scanned('taskGetRecord', [ids[1]]), [part]);
+    const settle = [[ids[1]], [owner], [1], ['completed'], [null], ['ok'], [null], [0]];
+    assert.deepEqual(await scanned('taskSettleMany', settle), [part]);
   });
 
   test('a task whose time has no partition is kept in the default one, and moves out when its partition is made', async () => {
