@@ -56,11 +56,19 @@ export function webhookRetryDelay(
   return Math.floor(cap / 2 + (random() * cap) / 2);
 }
 
+/** Attempts whose end is still being written, at most, as a multiple of the concurrency (see claimIntoFreeSlots). */
+const RECORDING_PER_SLOT = 4;
+
 export class WebhookDeliverer {
-  private readonly inFlight = new Set<Promise<void>>();
+  /** Requests out (the slots); an attempt leaves this set when its answer (or failure) is in. */
+  private readonly sending = new Set<Promise<void>>();
+  /** Attempts whose end is being recorded: no longer holding a slot, still awaited by stop(). */
+  private readonly recording = new Set<Promise<void>>();
   private readonly stopped = new AbortController();
   private claiming: Promise<void> | undefined;
   private wakeAgain = false;
+  /** A claim was put off until more slots are free. */
+  private deferred = false;
   private poll: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void)[] = [];
   private started = false;
@@ -104,7 +112,8 @@ export class WebhookDeliverer {
     clearTimeout(this.poll);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.claiming;
-    await Promise.all([...this.inFlight]);
+    await Promise.all([...this.sending]);
+    await Promise.all([...this.recording]);
   }
 
   /** Claims due deliveries into free slots; a wake during a claim runs one more claim after it. */
@@ -127,10 +136,26 @@ export class WebhookDeliverer {
       });
   }
 
+  /**
+   * A slot is free once its request has its answer: the attempt's end is then written with others' (grouped), and
+   * the next request need not wait for that commit. What is being recorded is bounded too, so that a slow database
+   * slows the claims down instead of piling up answers in memory.
+   */
+  private freeSlots(): number {
+    return Math.min(
+      this.o.concurrency - this.sending.size,
+      RECORDING_PER_SLOT * this.o.concurrency - this.sending.size - this.recording.size,
+    );
+  }
+
   private async claimIntoFreeSlots(): Promise<void> {
     while (!this.stopped.signal.aborted) {
-      const free = this.o.concurrency - this.inFlight.size;
-      if (free <= 0) return;
+      const free = this.freeSlots();
+      // While requests are out, slots are refilled a quarter of them at a time rather than one by one: a claim is a
+      // statement, and at high rates claims of one would be most of the deliverer's statements. A slot that frees
+      // later wakes the deliverer again (`deferred`).
+      this.deferred = free > 0 && this.sending.size > 0 && free < Math.ceil(this.o.concurrency / 4);
+      if (free <= 0 || this.deferred) return;
       const claimed = await this.o.store.webhookClaimDue(free, this.holdMs, {
         signal: this.stopped.signal,
       });
@@ -139,18 +164,32 @@ export class WebhookDeliverer {
     }
   }
 
-  /** @param more the claim filled every slot: there may be more due, to claim as soon as this one ends */
+  /** @param more the claim filled every slot: there may be more due, to claim as soon as a slot is free */
   private launch(delivery: ClaimedDelivery, more: boolean): void {
-    const running: Promise<void> = this.attempt(delivery)
-      .catch((err: unknown) => this.o.bus.emit('webhook.store_failed', { err }))
-      .finally(() => {
-        this.inFlight.delete(running);
-        if (more) this.wake();
-      });
-    this.inFlight.add(running);
+    const sent: Promise<void> = this.send(delivery).then(
+      (attempt) => {
+        this.sending.delete(sent);
+        const recorded: Promise<void> = this.report(delivery, attempt)
+          .catch((err: unknown) => this.o.bus.emit('webhook.store_failed', { err }))
+          .finally(() => {
+            this.recording.delete(recorded);
+            // A claim held back by the bound on recording may go on now.
+            if (more || this.deferred) this.wake();
+          });
+        this.recording.add(recorded);
+        if (more || this.deferred) this.wake();
+      },
+      (err: unknown) => {
+        this.sending.delete(sent);
+        this.o.bus.emit('webhook.store_failed', { err });
+        if (more || this.deferred) this.wake();
+      },
+    );
+    this.sending.add(sent);
   }
 
-  private async attempt(d: ClaimedDelivery): Promise<void> {
+  /** Makes the attempt's request; what it came to, ready to record. Never rejects for the receiver's sake. */
+  private async send(d: ClaimedDelivery): Promise<DeliveryAttempt> {
     const startedAt = new Date();
     // The body is rebuilt from the frozen payload the same way every time, so every attempt sends the same bytes.
     const body = JSON.stringify({
@@ -199,22 +238,19 @@ export class WebhookDeliverer {
       error === null ? 'delivered' : final || outOfAttempts ? 'failed' : 'pending';
     const retryInMs =
       status !== 'pending' ? 0 : interrupted ? 0 : webhookRetryDelay(d.attempt, this.o.backoff);
-    const written = await this.recorder.add({
-      id: d.id,
-      attempt: d.attempt,
-      status,
-      responseStatus,
-      error,
-      retryInMs,
-      startedAt,
-    });
+    return { id: d.id, attempt: d.attempt, status, responseStatus, error, retryInMs, startedAt };
+  }
+
+  /** Records the attempt's end (grouped with others') and then tells the bus what it came to. */
+  private async report(d: ClaimedDelivery, a: DeliveryAttempt): Promise<void> {
+    const written = await this.recorder.add(a);
     if (!written) return; // claimed again meanwhile (this attempt outlived its hold): the newer attempt reports
-    if (status === 'delivered') {
+    if (a.status === 'delivered') {
       this.o.bus.emit('webhook.delivered', {
         webhookId: d.id,
         taskId: d.task_id,
         attempt: d.attempt,
-        responseStatus: responseStatus!,
+        responseStatus: a.responseStatus!,
       });
       return;
     }
@@ -222,16 +258,16 @@ export class WebhookDeliverer {
       webhookId: d.id,
       taskId: d.task_id,
       attempt: d.attempt,
-      responseStatus: responseStatus ?? undefined,
-      error: error!,
-      retryInMs: status === 'pending' ? retryInMs : undefined,
+      responseStatus: a.responseStatus ?? undefined,
+      error: a.error!,
+      retryInMs: a.status === 'pending' ? a.retryInMs : undefined,
     });
-    if (status === 'failed') {
+    if (a.status === 'failed') {
       this.o.bus.emit('webhook.failed', {
         webhookId: d.id,
         taskId: d.task_id,
         attempts: d.attempt,
-        error: error!,
+        error: a.error!,
       });
     }
   }

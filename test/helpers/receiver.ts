@@ -12,8 +12,11 @@ export interface Received {
   at: number;
 }
 
-/** What to answer one request with: a status, headers and body, or `hang` to never answer. */
-export type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'hang';
+/**
+ * What to answer one request with: a status, headers and body, `hang` to never answer, or `hold` to answer 200 only
+ * when the test calls release().
+ */
+export type Reply = { status: number; headers?: Record<string, string>; body?: string } | 'hang' | 'hold';
 
 /**
  * A real HTTP server on 127.0.0.1 that stands for the targets of outbound requests: it keeps every request, and
@@ -25,6 +28,7 @@ export class Receiver {
   private readonly replies = new Map<string, Reply[]>();
   private readonly events = new EventEmitter();
   private readonly hanging = new Set<ServerResponse>();
+  private readonly held = new Map<string, ServerResponse[]>();
   private server: Server | undefined;
   port = 0;
 
@@ -47,6 +51,8 @@ export class Receiver {
           body: '{"ok":true}',
         };
         if (reply === 'hang') this.hanging.add(res);
+        else if (reply === 'hold')
+          this.held.set(received.path, [...(this.held.get(received.path) ?? []), res]);
         else res.writeHead(reply.status, reply.headers).end(reply.body ?? '');
         this.events.emit('request', received);
       });
@@ -63,6 +69,11 @@ export class Receiver {
   /** Queues replies for the next requests to `path`, in order. */
   reply(path: string, ...replies: Reply[]): void {
     this.replies.set(path, [...(this.replies.get(path) ?? []), ...replies]);
+  }
+
+  /** Answers the requests to `path` held so far (`hold`) with 200. */
+  release(path: string): void {
+    for (const res of this.held.get(path)?.splice(0) ?? []) res.writeHead(200).end();
   }
 
   to(path: string): Received[] {
@@ -88,7 +99,7 @@ export class Receiver {
   }
 
   async close(): Promise<void> {
-    for (const res of this.hanging) res.destroy();
+    for (const res of [...this.hanging, ...[...this.held.values()].flat()]) res.destroy();
     this.server?.closeAllConnections();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import pg from 'pg';
 import { Webhook } from 'standardwebhooks';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { Receiver, type Received } from '../helpers/receiver.js';
@@ -146,6 +147,45 @@ test('a burst of completions: every one delivered once, verified, and recorded a
       [[1, 200]],
     );
   }
+});
+
+test('a slot is free once its answer is in: the next delivery goes out while the last one is still being recorded', async () => {
+  // One slot. The first delivery's answer is held until its row is locked by the test, so that its record (an
+  // UPDATE of that row) waits on the lock; the second delivery must go out meanwhile.
+  const db = await database();
+  const one = await start({ DATABASE_URL: db.url, ...FAST, WEBHOOK_CONCURRENCY: '1' });
+  receiver.reply('/slot', 'hold');
+  const first = await create(one, { kind: 'noop', input: {}, callback_url: receiver.url('/slot') });
+  await receiver.waitFor('/slot', 1);
+  const lock = new pg.Client({ connectionString: db.url });
+  await lock.connect();
+  try {
+    await lock.query('BEGIN');
+    const locked = await lock.query('SELECT 1 FROM taskd.webhook_deliveries WHERE task_id = $1 FOR UPDATE', [
+      first.id,
+    ]);
+    assert.equal(locked.rowCount, 1);
+    const second = await create(one, { kind: 'noop', input: {}, callback_url: receiver.url('/slot') });
+    receiver.release('/slot');
+    const [, req] = await receiver.waitFor('/slot', 2, 10_000);
+    assert.equal(verified(req!).data.id, second.id);
+  } finally {
+    await lock.query('ROLLBACK');
+    await lock.end();
+  }
+  // The first attempt's record waited for the lock and then went through: one attempt, delivered. (When a slot
+  // was held until its record was written, the second delivery went out only after that record's deadline had
+  // failed it, and the first delivery was tried a second time once its hold had passed.)
+  await waitFor(
+    'the first delivery recorded',
+    async () => (await deliveries(one, first.id))[0]?.status === 'delivered',
+  );
+  const [d] = await deliveries(one, first.id);
+  assert.deepEqual(
+    d?.attempts.map((a) => [a.attempt, a.response_status]),
+    [[1, 200]],
+  );
+  assert.equal(one.logs.filter((l) => l.event === 'webhook.store_failed').length, 0, 'no record failed');
 });
 
 test('failed and cancelled tasks are delivered as task.failed and task.cancelled', async () => {
