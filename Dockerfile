@@ -15,6 +15,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts
 
 COPY tsconfig.json tsconfig.build.json ./
+# The build bundles dist/vendor/ and the entry point after compiling (scripts/bundle.mjs).
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
 COPY ui ./ui
 RUN npm run build
@@ -44,6 +46,6 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
-# Node is PID 1 and handles SIGTERM itself (src/main.ts): the first signal drains gracefully, a second one
+# Node is PID 1 and handles SIGTERM itself (src/entry.ts): the first signal drains gracefully, a second one
 # forces the shutdown.
 CMD ["node", "dist/main.js"]

@@ -155,15 +155,13 @@ function main(argv) {
     );
     return result.status || 1;
   }
-  // Packages that ship as hundreds of ES modules, bundled into one file each (scripts/bundle-vendor.mjs).
-  const vendor = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'bundle-vendor.mjs')], {
+  // The vendor packages and the service entry point, bundled (scripts/bundle.mjs).
+  const vendor = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'bundle.mjs')], {
     cwd: ROOT,
     stdio: 'inherit',
   });
   if (vendor.status !== 0) {
-    console.error(
-      `build-if-stale: bundling dist/vendor/ failed (${vendor.status ?? vendor.signal}); dist/ not recorded`,
-    );
+    console.error(`build-if-stale: bundling failed (${vendor.status ?? vendor.signal}); dist/ not recorded`);
     return vendor.status || 1;
   }
   // The dashboard, by Vite (a devDependency like TypeScript): into dist/ui/.

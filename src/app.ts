@@ -112,6 +112,21 @@ async function connectAndMigrate(
   }
 }
 
+/**
+ * A promise's outcome as a value, so that work can be started early and its failure thrown where it is awaited (no
+ * unhandled rejection if the start fails elsewhere meanwhile).
+ */
+async function outcomeOf(
+  work: Promise<unknown>,
+): Promise<{ failed: false } | { failed: true; err: unknown }> {
+  try {
+    await work;
+    return { failed: false };
+  } catch (err) {
+    return { failed: true, err };
+  }
+}
+
 /** Fails the start when the server could never give this process the connections it is configured to hold. */
 async function checkConnectionCapacity(store: TaskStore, config: Config, log: Logger): Promise<void> {
   const { maxConnections, inUse } = await store.serverConnectionCapacity();
@@ -237,12 +252,12 @@ export async function startApp(config: Config, log: Logger, options: StartOption
     acquire('lifeline connection', () => lifeline.close());
     // The engine never claims external kinds; every process sharing the database must list the same ones.
     const store = new TaskStore(pool, lifeline, { externalKinds });
-    // The partitions of the task table for the time of the ids this process is about to make, before it makes any.
+    // The partitions of the task table for the time of the ids this process is about to make, before it makes any:
+    // one statement (a fresh database spends about 0.1 s in it), made while the rest of the process is built and
+    // awaited before the schedules tick and the listener opens, the first makers of ids.
     const partitionPlan = { stepMs: config.PARTITION_INTERVAL_MINUTES * 60_000 };
-    await Promise.all([
-      checkConnectionCapacity(store, config, log),
-      ensurePartitions(store, partitionPlan, bus),
-    ]);
+    const partitionsMade = outcomeOf(ensurePartitions(store, partitionPlan, bus));
+    await checkConnectionCapacity(store, config, log);
     checkpoint();
 
     // Stale-tolerant reads go to the read replica while it keeps up (see db/read-replica.ts). Its absence at start
@@ -399,7 +414,6 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       bus,
       misfireGraceMs: config.SCHEDULE_MISFIRE_GRACE_MS,
     });
-    ticker.start();
     acquire('schedule ticker', () => ticker.stop());
 
     // The listener starts before the engine so that the engine is stopped first on the way out.
@@ -431,6 +445,10 @@ export async function startApp(config: Config, log: Logger, options: StartOption
       metricsPublic: config.METRICS_PUBLIC,
       health: healthSampler,
     });
+    const partitions = await partitionsMade;
+    if (partitions.failed) throw partitions.err;
+    checkpoint();
+    ticker.start();
     await server.listen({ port: config.PORT, host: config.HOST });
     const address = server.server.address() as AddressInfo;
     const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
