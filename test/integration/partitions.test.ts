@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type pg from 'pg';
+import pg from 'pg';
 import { loadMigrations, migrate, MIGRATIONS_DIR } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
 import { statementText, TaskStore, type NewTaskV1, type StatementName } from '../../src/db/store.js';
@@ -16,6 +16,7 @@ import { ensurePartitions } from '../../src/maintenance/partitions.js';
 import { sweepRetention } from '../../src/maintenance/retention.js';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { newV1Task } from '../helpers/engine.js';
+import { waitFor } from '../helpers/wait.js';
 
 const log = createLogger('silent');
 const DAY_MS = 86_400_000;
@@ -155,6 +156,40 @@ describe('partitions of the task table', () => {
     const record = await store.taskGetRecord(id);
     assert.equal(record?.state, 'queued');
     assert.equal((await store.taskGetByIdempotencyKey('far-ahead'))?.id, id);
+  });
+
+  test('a read that comes while tasks move out of the default partition waits for the move and finds them', async () => {
+    const { db, pool, store } = await migrated();
+    const ids = [newTaskId(Date.now() + 30 * DAY_MS), newTaskId(Date.now() + 30 * DAY_MS + 1)];
+    await store.taskInsertManyV1(ids.map((id) => v1Task(id)));
+    const mover = await pool.connect();
+    const reader = new pg.Client({ connectionString: db.url });
+    await reader.connect();
+    try {
+      // The move done but not committed: it holds its locks until COMMIT.
+      await mover.query('BEGIN');
+      await mover.query(`SELECT taskd.ensure_task_partitions('1 day', '1 day', '31 days')`);
+      const read = reader.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM taskd.tasks WHERE id = ANY($1::uuid[])',
+        [ids],
+      );
+      await waitFor('the read waits for a lock', async () => {
+        const { rows } = await pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%ANY($1::uuid[])%'`,
+        );
+        return rows[0]!.n === 1 ? true : undefined;
+      });
+      await mover.query('COMMIT');
+      // Waiting on the default partition alone, it would have planned without the new partition and then read
+      // the default one emptied: 0.
+      assert.equal((await read).rows[0]?.n, 2);
+    } finally {
+      await mover.query('ROLLBACK').catch(() => {});
+      mover.release();
+      await reader.end();
+    }
+    assert.match((await partitionOf(pool, ids))[ids[0]!]!, /^tasks_\d{8}t\d{6}$/);
   });
 
   test('making partitions that waits over 2 s for its lock gives up for now, and a task meanwhile waits in the default partition', async () => {
