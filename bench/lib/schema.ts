@@ -9,6 +9,12 @@ export async function migrateDatabase(url: string): Promise<void> {
   const pool = new pg.Pool({ connectionString: url, max: 1 });
   try {
     await migrate(pool, createLogger('silent'));
+    // The partitions a running taskd keeps ahead (the default plan: a day each, two ahead), as any database that a
+    // service has run on has them: tasks queued by SQL before the measured start go to their partitions, not to
+    // the default one (which a start would first have to empty).
+    await pool.query(
+      `SELECT taskd.ensure_task_partitions(interval '1 day', interval '1 day', interval '2 days')`,
+    );
   } finally {
     await pool.end();
   }
