@@ -12,7 +12,8 @@
  * Plain JavaScript on purpose: no tsx, no tsc, nothing loaded beyond Node itself when dist/ is fresh.
  *
  * What "stale" means: dist/.build-inputs.json records, for every input (the TypeScript and JSON files under src/,
- * the dashboard's files under ui/, tsconfig*.json, package.json, package-lock.json), its modification time and size as they were when the last
+ * the dashboard's files under ui/, tsconfig*.json, package.json, package-lock.json, scripts/bundle.mjs), its
+ * modification time and size as they were when the last
  * successful compile started. Any difference (an edited or touched file, one added, removed or renamed), a
  * missing record or a missing dist/*.js for a source means stale. The record is taken before the compile, so an
  * edit made while it runs shows up as a difference next time; it is written only when the compiler succeeds,
@@ -52,6 +53,8 @@ function inputs() {
   for (const name of readdirSync(ROOT)) {
     if (/^tsconfig.*\.json$/.test(name) || name === 'package.json' || name === 'package-lock.json') add(name);
   }
+  // What the build runs after the compiler: a change to the bundles' recipe is a change to dist/.
+  if (existsSync(path.join(ROOT, 'scripts', 'bundle.mjs'))) add('scripts/bundle.mjs');
   const walk = (dir) => {
     for (const entry of readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
       if (entry.name.startsWith('.')) continue;
