@@ -63,7 +63,10 @@ for (const name of readdirSync(VENDOR).filter((f) => f.endsWith('.js'))) {
 const ownUrls = {
   name: 'own-import-meta-url',
   setup(b) {
-    b.onLoad({ filter: /\/dist\/.*\.js$/ }, async (args) => {
+    b.onLoad({ filter: /\.js$/ }, async (args) => {
+      // Only the service's own (packages' files, some under a dist/ of their own, keep theirs).
+      if (!args.path.startsWith(DIST) || args.path.includes(`${path.sep}node_modules${path.sep}`))
+        return undefined;
       const source = await readFile(args.path, 'utf8');
       if (!source.includes('import.meta.url')) return undefined;
       const relative = `./${path.relative(DIST, args.path).split(path.sep).join('/')}`;

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { migrate } from '../../src/db/migrate.js';
 import { statementText, type StatementName } from '../../src/db/store.js';
 import { createLogger } from '../../src/logger.js';
+import { aheadMs } from '../../src/maintenance/partitions.js';
 
 /** The service's own schema and statements, so the limits and the plan are measured on exactly what it runs. */
 
@@ -12,9 +13,8 @@ export async function migrateDatabase(url: string): Promise<void> {
     // The partitions a running taskd keeps ahead (the default plan: a day each, two ahead), as any database that a
     // service has run on has them: tasks queued by SQL before the measured start go to their partitions, not to
     // the default one (which a start would first have to empty).
-    await pool.query(
-      `SELECT taskd.ensure_task_partitions(interval '1 day', interval '1 day', interval '2 days')`,
-    );
+    const plan = { stepMs: 86_400_000 };
+    await pool.query(statementText('taskPartitionsEnsure'), [plan.stepMs, plan.stepMs, aheadMs(plan)]);
   } finally {
     await pool.end();
   }

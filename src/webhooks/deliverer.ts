@@ -166,25 +166,25 @@ export class WebhookDeliverer {
 
   /** @param more the claim filled every slot: there may be more due, to claim as soon as a slot is free */
   private launch(delivery: ClaimedDelivery, more: boolean): void {
-    const sent: Promise<void> = this.send(delivery).then(
-      (attempt) => {
-        this.sending.delete(sent);
+    const storeFailed = (err: unknown) => this.o.bus.emit('webhook.store_failed', { err });
+    // A freed slot, or room under the bound on recording, may let a claim go on.
+    const freed = () => {
+      if (more || this.deferred) this.wake();
+    };
+    const sent: Promise<void> = this.send(delivery)
+      .then((attempt) => {
         const recorded: Promise<void> = this.report(delivery, attempt)
-          .catch((err: unknown) => this.o.bus.emit('webhook.store_failed', { err }))
+          .catch(storeFailed)
           .finally(() => {
             this.recording.delete(recorded);
-            // A claim held back by the bound on recording may go on now.
-            if (more || this.deferred) this.wake();
+            freed();
           });
         this.recording.add(recorded);
-        if (more || this.deferred) this.wake();
-      },
-      (err: unknown) => {
+      }, storeFailed)
+      .finally(() => {
         this.sending.delete(sent);
-        this.o.bus.emit('webhook.store_failed', { err });
-        if (more || this.deferred) this.wake();
-      },
-    );
+        freed();
+      });
     this.sending.add(sent);
   }
 
