@@ -197,4 +197,14 @@ function record(current) {
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+/**
+ * For scripts/start.mjs, which checks and then runs the service in the same process: dist/ is fresh, or has just
+ * been compiled, when this returns 0 (the status of the failed step otherwise, with the reason printed).
+ */
+export function buildIfStale() {
+  return main([]);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  process.exitCode = main(process.argv.slice(2));
+}

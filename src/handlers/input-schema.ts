@@ -1,4 +1,4 @@
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
 import type { InputProblem, InputValidator } from './registry.js';
 
@@ -10,8 +10,16 @@ const MAX_PROBLEMS = 20;
  * formats of ajv-formats). Strict: a keyword ajv does not know (a typo, say) is an error at start-up rather than a
  * schema that silently checks less than its author meant.
  */
-const ajv = new Ajv({ allErrors: true, strict: true, strictTuples: false, strictRequired: false });
-addFormats.default(ajv);
+let shared: Ajv | undefined;
+
+/** Made on first use: a start that registers no schema (most do not) should not pay for ajv and its formats. */
+function validator(): Ajv {
+  if (!shared) {
+    shared = new Ajv({ allErrors: true, strict: true, strictTuples: false, strictRequired: false });
+    addFormats.default(shared);
+  }
+  return shared;
+}
 
 /** Compiles `schema` once; throws ajv's own message when it is not a schema ajv can compile. */
 export function compileInputSchema(schema: unknown): InputValidator {
@@ -21,17 +29,21 @@ export function compileInputSchema(schema: unknown): InputValidator {
   ) {
     throw new Error('must be a JSON Schema (an object or a boolean)');
   }
-  const check = ajv.compile(schema);
+  const check = validator().compile(schema);
   return (input) => (check(input) ? undefined : problems(check.errors ?? []));
 }
 
 /**
- * Compiles `schema` once into a check that returns ajv's errors for an input (undefined: the input is fine), for
- * callers that word the problems themselves.
+ * A check that returns ajv's errors for an input (undefined: the input is fine), for callers that word the
+ * problems themselves. `schema` is compiled on the first check, not here: such checks are made when their module
+ * loads, and compiling one took a tenth of the service's start.
  */
 export function compileSchemaCheck(schema: object): (input: unknown) => readonly ErrorObject[] | undefined {
-  const check = ajv.compile(schema);
-  return (input) => (check(input) ? undefined : (check.errors ?? []));
+  let check: ValidateFunction | undefined;
+  return (input) => {
+    check ??= validator().compile(schema);
+    return check(input) ? undefined : (check.errors ?? []);
+  };
 }
 
 function problems(errors: readonly ErrorObject[]): InputProblem[] {

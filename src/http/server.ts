@@ -16,7 +16,6 @@ import type { TaskWaiters } from '../domain/task-waiters.js';
 import type { Logger } from '../logger.js';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
-import swaggerUi from '@fastify/swagger-ui';
 import { PUBLIC_PATHS, requireBearerTokens } from './auth.js';
 import { ErrorCodeCatalog } from './schemas.js';
 import { lazySchemaCompilers } from './lazy-compilers.js';
@@ -34,6 +33,7 @@ import { v1WorkerRoutes } from './routes/v1/workers.js';
 import { v1OperationsRoutes } from './routes/v1/operations.js';
 import { v1StreamRoutes } from './routes/v1/stream.js';
 import { uiRoutes } from './routes/ui.js';
+import { docsRoutes } from './routes/docs.js';
 import type { ChangeFeed } from '../domain/change-feed.js';
 import type { Operations } from '../domain/operations.js';
 
@@ -308,8 +308,7 @@ export async function buildServer(options: ServerOptions): Promise<FastifyInstan
 
   // Before the routes: the document is generated from the schemas of the routes registered after it.
   await app.register(swagger, { openapi: OPENAPI_BASE });
-  // The reference page's assets come from the npm package, so it works with no network; no online validator.
-  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true, uiConfig: { validatorUrl: null } });
+  docsRoutes(app);
   app.get(
     '/openapi.json',
     {

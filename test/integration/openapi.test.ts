@@ -214,6 +214,18 @@ describe('/openapi.json and /docs on a real server process with API_TOKENS set',
     }
     const init = await (await fetch(`${server.url}/docs/static/swagger-initializer.js`)).text();
     assert.match(init, /validatorUrl: null/);
+    // The page reads the document this server generated, and its files revalidate like any static file.
+    assert.deepEqual(await (await fetch(`${server.url}/docs/json`)).json(), served);
+    const asset = await fetch(`${server.url}/docs/static/swagger-ui.css`);
+    assert.equal(asset.status, 200);
+    const etag = asset.headers.get('etag');
+    assert.ok(etag);
+    assert.ok((await asset.arrayBuffer()).byteLength > 0);
+    const again = await fetch(`${server.url}/docs/static/swagger-ui.css`, { headers: { 'if-none-match': etag } });
+    assert.equal(again.status, 304);
+    const head = await fetch(`${server.url}/docs/static/swagger-ui.css`, { method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.headers.get('content-length'), asset.headers.get('content-length'));
 
     const v1 = await fetch(`${server.url}/v1/tasks`);
     assert.equal(v1.status, 401);
