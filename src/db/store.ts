@@ -814,6 +814,14 @@ const SQL = {
     WHERE w.id = $1 AND w.attempt = $2 AND w.status = 'pending'
     RETURNING w.id`,
 
+  // Claims given back unsent (the deliverer stopped before their turn): due again at once, the attempt that the
+  // claim counted uncounted again. Fenced by that attempt, like a record.
+  webhookReleaseClaims: `
+    UPDATE taskd.webhook_deliveries w
+    SET attempt = w.attempt - 1, next_attempt_at = now()
+    FROM unnest($1::uuid[], $2::int[]) AS c(id, attempt)
+    WHERE w.id = c.id AND w.attempt = c.attempt AND w.status = 'pending'`,
+
   // The same for many attempts in one statement (the deliverer's group commit): each row fenced by its attempt.
   // The rows are found through the primary key (`= ANY`), planned per call with the real array size.
   webhookRecordAttempts: `
@@ -1026,6 +1034,7 @@ const PLANNED_PER_CALL = new Set<StatementName>([
   'taskBulkCancel',
   'taskBulkRetry',
   'webhookRecordAttempts',
+  'webhookReleaseClaims',
 ]);
 
 /** A partition of taskd.tasks; a time partition has both bounds, the old tasks' one only an upper bound. */
@@ -1864,6 +1873,15 @@ export class TaskStore {
     );
     const written = new Set(rows.map((r) => `${r.id}/${r.attempt}`));
     return attempts.map((a) => written.has(`${a.id}/${a.attempt}`));
+  }
+
+  /** Gives claimed deliveries back unsent: due again at once, their claim's attempt not counted. */
+  async webhookReleaseClaims(
+    claims: readonly { id: string; attempt: number }[],
+    options?: StatementOptions,
+  ): Promise<void> {
+    if (claims.length === 0) return;
+    await this.rows('webhookReleaseClaims', [claims.map((c) => c.id), claims.map((c) => c.attempt)], options);
   }
 
   /** The deliveries of a task, oldest first; undefined when there is no such task. */

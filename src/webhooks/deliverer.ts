@@ -56,7 +56,7 @@ export function webhookRetryDelay(
   return Math.floor(cap / 2 + (random() * cap) / 2);
 }
 
-/** Attempts whose end is still being written, at most, as a multiple of the concurrency (see claimIntoFreeSlots). */
+/** Attempts whose end is still being written, at most, as a multiple of the concurrency (see `room`). */
 const RECORDING_PER_SLOT = 4;
 
 export class WebhookDeliverer {
@@ -64,6 +64,10 @@ export class WebhookDeliverer {
   private readonly sending = new Set<Promise<void>>();
   /** Attempts whose end is being recorded: no longer holding a slot, still awaited by stop(). */
   private readonly recording = new Set<Promise<void>>();
+  /** Claimed and waiting for a slot, oldest first: at most one per slot (see `room`). */
+  private readonly ready: ClaimedDelivery[] = [];
+  /** The last claim got as many as it asked for: more may be due. */
+  private mayHaveMore = false;
   private readonly stopped = new AbortController();
   private claiming: Promise<void> | undefined;
   private wakeAgain = false;
@@ -106,12 +110,19 @@ export class WebhookDeliverer {
     this.wake();
   }
 
-  /** Stops claiming; attempts in flight are aborted and recorded as interrupted (due again at once). */
+  /**
+   * Stops claiming; attempts in flight are aborted and recorded as interrupted, and claimed deliveries that never
+   * went out are given back: all due again at once, for this process's successor or another one.
+   */
   async stop(): Promise<void> {
     this.stopped.abort();
     clearTimeout(this.poll);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.claiming;
+    const unsent = this.ready.splice(0).map(({ id, attempt }) => ({ id, attempt }));
+    await this.o.store
+      .webhookReleaseClaims(unsent, { deadlineMs: 5000 })
+      .catch((err: unknown) => this.o.bus.emit('webhook.store_failed', { err }));
     await Promise.all([...this.sending]);
     await Promise.all([...this.recording]);
   }
@@ -123,7 +134,7 @@ export class WebhookDeliverer {
       this.wakeAgain = true;
       return;
     }
-    this.claiming = this.claimIntoFreeSlots()
+    this.claiming = this.claimDue()
       .catch((err: unknown) => {
         if (!this.stopped.signal.aborted) this.o.bus.emit('webhook.store_failed', { err });
       })
@@ -137,39 +148,56 @@ export class WebhookDeliverer {
   }
 
   /**
-   * A slot is free once its request has its answer: the attempt's end is then written with others' (grouped), and
-   * the next request need not wait for that commit. What is being recorded is bounded too, so that a slow database
-   * slows the claims down instead of piling up answers in memory.
+   * How many more deliveries a claim may take: enough for the free slots and one more waiting per slot, so that
+   * a slot that frees starts its next request at once rather than after a claim's round trip. One per slot at
+   * most, because of the hold: every request out ends within the timeout, freeing its slot for the oldest waiting
+   * delivery, so a waiting delivery goes out within one timeout of its claim and its hold (twice the timeout and a
+   * second) still covers its own attempt. A slot is free once its request has its answer (the attempt's end is
+   * written with others', grouped); what is being recorded is bounded too, so that a slow database slows the
+   * claims down instead of piling up answers in memory.
    */
-  private freeSlots(): number {
-    return Math.min(
-      this.o.concurrency - this.sending.size,
-      RECORDING_PER_SLOT * this.o.concurrency - this.sending.size - this.recording.size,
-    );
+  private room(): number {
+    const c = this.o.concurrency;
+    const claimed = this.sending.size + this.ready.length;
+    return Math.min(2 * c - claimed, RECORDING_PER_SLOT * c - claimed - this.recording.size);
   }
 
-  private async claimIntoFreeSlots(): Promise<void> {
+  private async claimDue(): Promise<void> {
     while (!this.stopped.signal.aborted) {
-      const free = this.freeSlots();
-      // While requests are out, slots are refilled a quarter of them at a time rather than one by one: a claim is a
-      // statement, and at high rates claims of one would be most of the deliverer's statements. A slot that frees
-      // later wakes the deliverer again (`deferred`).
-      this.deferred = free > 0 && this.sending.size > 0 && free < Math.ceil(this.o.concurrency / 4);
-      if (free <= 0 || this.deferred) return;
-      const claimed = await this.o.store.webhookClaimDue(free, this.holdMs, {
+      const room = this.room();
+      // While deliveries are out or waiting, claims take at least a quarter of the slots' worth rather than one
+      // by one: a claim is a statement, and at high rates claims of one would be most of the deliverer's
+      // statements. A slot that frees later wakes the deliverer again (`deferred`).
+      const busy = this.sending.size + this.ready.length > 0;
+      this.deferred = room > 0 && busy && room < Math.ceil(this.o.concurrency / 4);
+      if (room <= 0 || this.deferred) return;
+      const claimed = await this.o.store.webhookClaimDue(room, this.holdMs, {
         signal: this.stopped.signal,
       });
-      for (const delivery of claimed) this.launch(delivery, claimed.length === free);
-      if (claimed.length < free) return;
+      this.mayHaveMore = claimed.length === room;
+      // Claimed during a stop: kept here all the same, so that stop() gives them back.
+      this.ready.push(...claimed);
+      this.launchReady();
+      if (!this.mayHaveMore) return;
     }
   }
 
-  /** @param more the claim filled every slot: there may be more due, to claim as soon as a slot is free */
-  private launch(delivery: ClaimedDelivery, more: boolean): void {
+  /** Sends waiting deliveries, oldest first, while slots are free. */
+  private launchReady(): void {
+    while (!this.stopped.signal.aborted && this.sending.size < this.o.concurrency) {
+      const next = this.ready.shift();
+      if (!next) return;
+      this.launch(next);
+    }
+  }
+
+  private launch(delivery: ClaimedDelivery): void {
     const storeFailed = (err: unknown) => this.o.bus.emit('webhook.store_failed', { err });
-    // A freed slot, or room under the bound on recording, may let a claim go on.
+    // A freed slot takes the next waiting delivery at once; the room it leaves, or room under the bound on
+    // recording, may let a claim go on.
     const freed = () => {
-      if (more || this.deferred) this.wake();
+      this.launchReady();
+      if (this.mayHaveMore || this.deferred) this.wake();
     };
     const sent: Promise<void> = this.send(delivery)
       .then((attempt) => {

@@ -221,7 +221,9 @@ describe('/openapi.json and /docs on a real server process with API_TOKENS set',
     const etag = asset.headers.get('etag');
     assert.ok(etag);
     assert.ok((await asset.arrayBuffer()).byteLength > 0);
-    const again = await fetch(`${server.url}/docs/static/swagger-ui.css`, { headers: { 'if-none-match': etag } });
+    const again = await fetch(`${server.url}/docs/static/swagger-ui.css`, {
+      headers: { 'if-none-match': etag },
+    });
     assert.equal(again.status, 304);
     const head = await fetch(`${server.url}/docs/static/swagger-ui.css`, { method: 'HEAD' });
     assert.equal(head.status, 200);

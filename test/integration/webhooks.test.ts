@@ -188,6 +188,41 @@ test('a slot is free once its answer is in: the next delivery goes out while the
   assert.equal(one.logs.filter((l) => l.event === 'webhook.store_failed').length, 0, 'no record failed');
 });
 
+test('with every slot busy the next due delivery is claimed and waits for one; unsent at shutdown, it is given back', async () => {
+  // One slot, its request held: the next delivery is claimed ahead (its attempt counted, nothing sent), so that it
+  // goes out the moment the slot frees. Stopped before that, the process gives it back: due at once, uncounted.
+  const db = await database();
+  const one = await start({ DATABASE_URL: db.url, ...FAST, WEBHOOK_CONCURRENCY: '1' });
+  receiver.reply('/ahead', 'hold');
+  await create(one, { kind: 'noop', input: {}, callback_url: receiver.url('/ahead') });
+  await receiver.waitFor('/ahead', 1);
+  const second = await create(one, { kind: 'noop', input: {}, callback_url: receiver.url('/ahead') });
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    const row = async () =>
+      (
+        await pool.query<{ attempt: number; due_now: boolean; history: unknown[] }>(
+          `SELECT attempt, next_attempt_at <= now() AS due_now, history
+           FROM taskd.webhook_deliveries WHERE task_id = $1`,
+          [second.id],
+        )
+      ).rows[0];
+    await waitFor(
+      'the second delivery claimed while the slot is busy',
+      async () => (await row())?.attempt === 1,
+    );
+    assert.equal(receiver.to('/ahead').length, 1, 'only the first delivery went out');
+    one.kill('SIGTERM');
+    assert.equal((await one.exited).code, 0);
+    assert.deepEqual(await row(), { attempt: 0, due_now: true, history: [] });
+    assert.equal(receiver.to('/ahead').length, 1, 'the second was never sent');
+    assert.equal(one.logs.filter((l) => l.event === 'webhook.store_failed').length, 0);
+  } finally {
+    receiver.release('/ahead');
+    await pool.end();
+  }
+});
+
 test('failed and cancelled tasks are delivered as task.failed and task.cancelled', async () => {
   const failed = await create(server, {
     kind: 'simulate',
