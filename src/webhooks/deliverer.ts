@@ -1,4 +1,5 @@
 import { Batcher } from '../db/batcher.js';
+import { Deadlines, type Timed } from '../engine/deadlines.js';
 import type { ClaimedDelivery, DeliveryAttempt, TaskStore } from '../db/store.js';
 import { CHANNELS } from '../db/store.js';
 import type { EventBus } from '../events/bus.js';
@@ -59,11 +60,32 @@ export function webhookRetryDelay(
 /** Attempts whose end is still being written, at most, as a multiple of the concurrency (see `room`). */
 const RECORDING_PER_SLOT = 4;
 
+/**
+ * One attempt's request, aborted when its time is up or the deliverer stops: one controller and a place in a
+ * shared lane of deadlines, rather than, for every request, a timeout signal with a timer of its own and a signal
+ * combining it with the stop's (which showed in the deliverer's CPU profile).
+ */
+class OutgoingRequest implements Timed {
+  readonly controller = new AbortController();
+  timedOut = false;
+  deadlineAt = -1;
+  deadlinePrev: Timed | undefined = undefined;
+  deadlineNext: Timed | undefined = undefined;
+}
+
+/** Every attempt's deadline, on one timer per distinct timeout. */
+const deadlines = new Deadlines<OutgoingRequest>((request) => {
+  request.timedOut = true;
+  request.controller.abort();
+});
+
 export class WebhookDeliverer {
   /** Requests out (the slots); an attempt leaves this set when its answer (or failure) is in. */
   private readonly sending = new Set<Promise<void>>();
   /** Attempts whose end is being recorded: no longer holding a slot, still awaited by stop(). */
   private readonly recording = new Set<Promise<void>>();
+  /** The requests of `sending`, to abort at stop. */
+  private readonly requests = new Set<OutgoingRequest>();
   /** Claimed and waiting for a slot, oldest first: at most one per slot (see `room`). */
   private readonly ready: ClaimedDelivery[] = [];
   /** The last claim got as many as it asked for: more may be due. */
@@ -116,6 +138,7 @@ export class WebhookDeliverer {
    */
   async stop(): Promise<void> {
     this.stopped.abort();
+    for (const request of this.requests) request.controller.abort();
     clearTimeout(this.poll);
     for (const off of this.unsubscribe.splice(0)) off();
     await this.claiming;
@@ -230,7 +253,9 @@ export class WebhookDeliverer {
       'user-agent': 'taskd-webhooks',
       ...this.o.signer.headers(d.id, body, startedAt),
     };
-    const signal = AbortSignal.any([this.stopped.signal, AbortSignal.timeout(this.o.timeoutMs)]);
+    const request = new OutgoingRequest();
+    this.requests.add(request);
+    deadlines.add(request, this.o.timeoutMs);
     let responseStatus: number | null = null;
     let error: string | null = null;
     let final = false;
@@ -239,7 +264,7 @@ export class WebhookDeliverer {
         method: 'POST',
         headers,
         body,
-        signal,
+        signal: request.controller.signal,
         maxResponseBytes: 0,
         discardBody: true,
       });
@@ -253,11 +278,14 @@ export class WebhookDeliverer {
         final = true;
       } else if (this.stopped.signal.aborted) {
         error = 'interrupted: the service shut down during the attempt';
-      } else if (signal.aborted) {
+      } else if (request.timedOut) {
         error = `timed out after ${this.o.timeoutMs} ms (WEBHOOK_TIMEOUT_MS)`;
       } else {
         error = `request failed: ${describe(err)}`;
       }
+    } finally {
+      deadlines.remove(request, this.o.timeoutMs);
+      this.requests.delete(request);
     }
 
     const interrupted = this.stopped.signal.aborted && error !== null && !final;

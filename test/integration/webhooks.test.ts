@@ -223,6 +223,46 @@ test('with every slot busy the next due delivery is claimed and waits for one; u
   }
 });
 
+test('an attempt without an answer in WEBHOOK_TIMEOUT_MS is timed out and retried; one cut off by a stop is interrupted', async () => {
+  const db = await database();
+  const one = await start({ DATABASE_URL: db.url, ...FAST, WEBHOOK_TIMEOUT_MS: '300' });
+  receiver.reply('/slow', 'hang');
+  const slow = await create(one, { kind: 'noop', input: {}, callback_url: receiver.url('/slow') });
+  await waitFor(
+    'delivered on the second attempt',
+    async () => (await deliveries(one, slow.id))[0]?.status === 'delivered',
+  );
+  const [d] = await deliveries(one, slow.id);
+  assert.deepEqual(
+    d?.attempts.map((a) => [a.attempt, a.response_status, a.error]),
+    [
+      [1, null, 'timed out after 300 ms (WEBHOOK_TIMEOUT_MS)'],
+      [2, 200, null],
+    ],
+  );
+
+  // A stop aborts the request out: recorded as interrupted, due again at once, before the process exits.
+  receiver.reply('/cut', 'hold');
+  const cut = await create(one, { kind: 'noop', input: {}, callback_url: receiver.url('/cut') });
+  await receiver.waitFor('/cut', 1);
+  one.kill('SIGTERM');
+  assert.equal((await one.exited).code, 0);
+  receiver.release('/cut');
+  const pool = new pg.Pool({ connectionString: db.url, max: 1 });
+  try {
+    const { rows } = await pool.query<{ status: string; due_now: boolean; errors: unknown[] }>(
+      `SELECT status, next_attempt_at <= now() AS due_now, jsonb_path_query_array(history, '$[*].error') AS errors
+       FROM taskd.webhook_deliveries WHERE task_id = $1`,
+      [cut.id],
+    );
+    assert.deepEqual(rows, [
+      { status: 'pending', due_now: true, errors: ['interrupted: the service shut down during the attempt'] },
+    ]);
+  } finally {
+    await pool.end();
+  }
+});
+
 test('failed and cancelled tasks are delivered as task.failed and task.cancelled', async () => {
   const failed = await create(server, {
     kind: 'simulate',
