@@ -55,11 +55,14 @@ export class Claimer {
         this.wakePending = false;
         // The owner is the id the claim is made under, not whatever id the worker has when the claim returns.
         const owner = this.options.workerId();
-        let claimed: ClaimedTask[];
+        let claimed = 0;
         try {
-          claimed = owner ? await store.taskClaimAvailable(owner, limit, { signal }) : [];
-          if (owner && claimed.length < limit && (await this.limitedQueuesExist())) {
-            claimed = claimed.concat(await store.taskClaimLimited(owner, limit - claimed.length, { signal }));
+          // Each claim's tasks are handed over as soon as it commits: they are this worker's from then on, and
+          // neither waits for the claim from limited queues (a transaction of its own) nor is left unstarted
+          // when that one fails.
+          if (owner) claimed += this.handOver(await store.taskClaimAvailable(owner, limit, { signal }), owner);
+          if (owner && claimed < limit && (await this.limitedQueuesExist())) {
+            claimed += this.handOver(await store.taskClaimLimited(owner, limit - claimed, { signal }), owner);
           }
           backoff.reset();
         } catch (err) {
@@ -70,17 +73,22 @@ export class Claimer {
           await pause(backoff.nextDelay(), signal);
           continue;
         }
-        if (claimed.length > 0) {
-          slots.take(claimed.length);
-          this.options.onClaimed(claimed, owner);
-        }
         // A full claim means more may be waiting: claim again as soon as there are free slots.
-        if (claimed.length === limit || this.wakePending) continue;
+        if (claimed === limit || this.wakePending) continue;
         await this.idle(jitter(pollIntervalMs));
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
     }
+  }
+
+  /** Takes the slots of what a claim took and hands it to the engine; how many that was. */
+  private handOver(tasks: ClaimedTask[], owner: string): number {
+    if (tasks.length > 0) {
+      this.options.slots.take(tasks.length);
+      this.options.onClaimed(tasks, owner);
+    }
+    return tasks.length;
   }
 
   /**

@@ -8,6 +8,7 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import type pg from 'pg';
 import { MIGRATIONS_DIR, migrate } from '../../src/db/migrate.js';
 import { createPool } from '../../src/db/pool.js';
+import { DbUnavailableError } from '../../src/db/errors.js';
 import { TaskStore, type NewTaskV1 } from '../../src/db/store.js';
 import { HandlerRegistry, type Handler } from '../../src/handlers/registry.js';
 import { createLogger } from '../../src/logger.js';
@@ -216,6 +217,49 @@ describe('v1 tasks in the engine, on a real database', () => {
     }
     assert.ok(maxRunning <= 2, `at most 2 ran at once, saw ${maxRunning}`);
     assert.equal(maxRunning, 2, 'both slots were used');
+  });
+
+  test('tasks of unlimited queues start without waiting for the claim from limited queues, or its failure', async () => {
+    await store.queueUpdate('limited', undefined, 1);
+    // The first claim from limited queues that follows a claim of tasks waits for the test, and fails once it is
+    // let through.
+    let letThrough: () => void = () => {};
+    const held = new Promise<void>((resolve) => (letThrough = resolve));
+    let tookTasks = false;
+    let heldClaims = 0;
+    let limitedClaims = 0;
+    class HeldStore extends TaskStore {
+      override async taskClaimAvailable(...args: Parameters<TaskStore['taskClaimAvailable']>) {
+        const tasks = await super.taskClaimAvailable(...args);
+        tookTasks = tasks.length > 0;
+        return tasks;
+      }
+      override async taskClaimLimited(...args: Parameters<TaskStore['taskClaimLimited']>) {
+        limitedClaims++;
+        if (tookTasks && heldClaims === 0) {
+          heldClaims++;
+          await held;
+          throw new DbUnavailableError('the database went away between the two claims');
+        }
+        return super.taskClaimLimited(...args);
+      }
+    }
+    const g = gate();
+    const handlers = new HandlerRegistry().register('gated', g.handler);
+    const s = await stack(handlers, { concurrency: 10, pollIntervalMs: 50, store: new HeldStore(pool) });
+    const [task] = await store.taskInsertManyV1([v1('gated')]);
+    try {
+      await waitFor('the task started while the limited claim is held', () => g.waiting.length === 1);
+      assert.equal(heldClaims, 1);
+    } finally {
+      letThrough();
+    }
+    // The failed claim from limited queues takes nothing back: the task handed over runs to its end.
+    const claimsBefore = limitedClaims;
+    await waitFor('the next claim', () => limitedClaims > claimsBefore);
+    g.waiting.shift()!.release();
+    await waitFor('completed', async () => (await record(task!.id)).state === 'completed');
+    assert.deepEqual(s.fatal, []);
   });
 
   test('a task with a future run_at is scheduled, and runs once that time has come', async () => {
