@@ -60,7 +60,8 @@ export class Claimer {
           // Each claim's tasks are handed over as soon as it commits: they are this worker's from then on, and
           // neither waits for the claim from limited queues (a transaction of its own) nor is left unstarted
           // when that one fails.
-          if (owner) claimed += this.handOver(await store.taskClaimAvailable(owner, limit, { signal }), owner);
+          if (owner)
+            claimed += this.handOver(await store.taskClaimAvailable(owner, limit, { signal }), owner);
           if (owner && claimed < limit && (await this.limitedQueuesExist())) {
             claimed += this.handOver(await store.taskClaimLimited(owner, limit - claimed, { signal }), owner);
           }
