@@ -487,6 +487,7 @@ export async function startApp(config: Config, log: Logger, options: StartOption
         onFatal: (err) => options.onFatal?.(err),
       });
       e.start();
+      service.dispatchTo(e);
       engine = e;
       running = e;
       service.addReadinessCheck(() => (e.healthy ? undefined : 'the task engine is not running'));

@@ -11,7 +11,10 @@ import { execute, runWithDeadline, type ExecuteOptions } from './pool.js';
  * pays a round trip per task. Nobody outside src/db calls `query`.
  */
 
-/** Channel on which an INSERT of new tasks wakes idle workers (once per batch, not per task). */
+/**
+ * Channel on which an INSERT of new tasks wakes idle workers (once per batch, not per task). The payload is how
+ * many became queued ('0': all of them started as they were created, or wait for their time), or 'queue'.
+ */
 export const TASK_CREATED_CHANNEL = 'taskd_task_created';
 
 /**
@@ -208,17 +211,51 @@ const inPartitionsOf = (t: string, source: string) =>
 const leaseHeld = `t.id = $1 AND ${inPartitionOf('t', '$1')} AND t.state = 'running' AND t.lease_token = $2
     AND t.lease_expires_at > now()`;
 
+/**
+ * Starting a task as it is created (the creates' direct dispatch, see TaskService): when the process that takes
+ * the create runs tasks, has free slots and its claimer found nothing to claim, a new runnable task is inserted
+ * already running under that process's worker, as a claim would leave it, instead of queued for the claim that
+ * the insert's notification would bring (a second commit, a notification's trip and a claim's). Only while the
+ * worker's lease holds ($worker, as a claim checks it), and never for a task of a paused or limited queue or of
+ * a kind that external workers run: those wait for their own claims. `dispatchTo` is the CTEs the condition
+ * reads; `startsNow(cond)` the state, owner, attempt and started_at columns of an insert.
+ */
+const dispatchTo = (worker: string) => `
+    runner AS MATERIALIZED (
+      SELECT EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = ${worker}::uuid AND w.expires_at > now()) AS alive
+    ), halted AS MATERIALIZED (
+      SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL
+    )`;
+const runsHere = (kind: string, externalKinds: string) =>
+  `(SELECT alive FROM runner) AND ${kind} <> ALL(${externalKinds}::text[])`;
+const startsNow = (cond: string) => `
+      CASE WHEN ${cond} THEN 'running' ELSE 'queued' END::taskd.task_state,
+      CASE WHEN ${cond} THEN $6::uuid END, CASE WHEN ${cond} THEN 1 ELSE 0 END, CASE WHEN ${cond} THEN now() END`;
+/** The same for a v1 create: $15 of them at most, worker $16, external kinds $17 (its scheduled state first). */
+const v1StartsNow = `(o.n <= $15 AND NOT coalesce(o.run_at > now() OR o.delay_ms > 0, false)
+      AND o.idempotency_key IS NULL AND o.queue NOT IN (SELECT name FROM halted) AND ${runsHere('o.kind', '$17')})`;
+/** A task started as it was created, in the form a claim returns it (ClaimedRow); null for the others. */
+const CLAIMED_RETURNING = `
+    CASE WHEN t.state = 'running' THEN (SELECT to_jsonb(c) FROM (SELECT ${CLAIMED}) c) END AS claimed_`;
+
 const SQL = {
   // One statement inserts a whole batch and notifies once; it commits as it returns, so a 201 sent after it
-  // means the tasks are durable. pg_notify is in a cross-joined CTE so that it runs once per batch.
+  // means the tasks are durable. The first $5 of them start running at once under worker $6 (see startsNow);
+  // their claimed form is returned. The notification counts the tasks left queued for the claimers: 0 tells
+  // them there is nothing to claim, and the dashboard's feed still hears that tasks were created.
   taskInsertMany: `
-    WITH inserted AS (
-      INSERT INTO taskd.tasks (id, id_time, handler, input, timeout_ms)
-      SELECT o.id, taskd.task_id_time(o.id), o.handler, o.input, o.timeout_ms
-      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) AS o(id, handler, input, timeout_ms)
-      RETURNING 1
+    WITH ${dispatchTo('$6')}, inserted AS (
+      INSERT INTO taskd.tasks AS t (id, id_time, handler, input, timeout_ms, state, owner, attempt, started_at)
+      SELECT o.id, taskd.task_id_time(o.id), o.handler, o.input, o.timeout_ms, ${startsNow(
+        `o.n <= $5 AND 'default' NOT IN (SELECT name FROM halted) AND ${runsHere('o.handler', '$7')}`,
+      )}
+      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS o(id, handler, input, timeout_ms, n)
+      RETURNING t.state, ${CLAIMED_RETURNING}
+    ), woken AS (
+      SELECT pg_notify('${TASK_CREATED_CHANNEL}', (count(*) FILTER (WHERE state = 'queued'))::text) FROM inserted
     )
-    SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted`,
+    SELECT (SELECT count(*) FROM woken) AS woken_,
+           ARRAY(SELECT claimed_ FROM inserted WHERE claimed_ IS NOT NULL) AS started`,
 
   ping: `SELECT 1`,
 
@@ -245,24 +282,28 @@ const SQL = {
   // future run_at starts `scheduled`. An idempotency key already taken makes the whole statement fail (unique
   // violation of taskd.idempotency_keys, written by the same statement): the service then looks the key up.
   taskInsertManyV1: `
-    WITH inserted AS (
+    WITH ${dispatchTo('$16')}, inserted AS (
       INSERT INTO taskd.tasks AS t (id, id_time, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
-                               backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url)
+                               backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url,
+                               owner, attempt, started_at)
       SELECT o.id, taskd.task_id_time(o.id), o.kind, o.input, o.timeout_ms, o.queue, o.priority,
              coalesce(o.run_at, now() + o.delay_ms * interval '1 millisecond', now()),
-             CASE WHEN o.run_at > now() OR o.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END::taskd.task_state,
-             o.max_attempts, o.backoff_base_ms, o.backoff_max_ms, o.idempotency_key, o.fingerprint, o.callback_url
+             CASE WHEN o.run_at > now() OR o.delay_ms > 0 THEN 'scheduled'
+                  WHEN ${v1StartsNow} THEN 'running' ELSE 'queued' END::taskd.task_state,
+             o.max_attempts, o.backoff_base_ms, o.backoff_max_ms, o.idempotency_key, o.fingerprint, o.callback_url,
+             CASE WHEN ${v1StartsNow} THEN $16::uuid END, CASE WHEN ${v1StartsNow} THEN 1 ELSE 0 END,
+             CASE WHEN ${v1StartsNow} THEN now() END
       FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::int[], $7::timestamptz[],
                   $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::float8[])
-        AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms, backoff_max_ms,
-             idempotency_key, fingerprint, callback_url, delay_ms)
-      RETURNING ${RECORD}
+        WITH ORDINALITY AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms,
+             backoff_max_ms, idempotency_key, fingerprint, callback_url, delay_ms, n)
+      RETURNING ${RECORD}, ${CLAIMED_RETURNING}
     ), keyed AS (
       INSERT INTO taskd.idempotency_keys (key, task_id, id_time)
       SELECT idempotency_key, id, taskd.task_id_time(id) FROM inserted WHERE idempotency_key IS NOT NULL
     ), woken AS (
-      SELECT pg_notify('${TASK_CREATED_CHANNEL}', count(*)::text) FROM inserted WHERE state = 'queued'
-      HAVING count(*) > 0
+      SELECT pg_notify('${TASK_CREATED_CHANNEL}', (count(*) FILTER (WHERE state = 'queued'))::text) FROM inserted
+      WHERE state IN ('queued', 'running') HAVING count(*) > 0
     )
     SELECT inserted.* FROM inserted LEFT JOIN woken ON true`,
 
@@ -1038,8 +1079,6 @@ export type StatementName = keyof typeof SQL;
 export const statementText = (name: StatementName): string => SQL[name];
 
 const PLANNED_PER_CALL = new Set<StatementName>([
-  'taskInsertMany',
-  'taskInsertManyV1',
   'taskList',
   'taskStats',
   'taskBulkCount',
@@ -1107,6 +1146,16 @@ export interface NewTaskV1 {
   idempotencyKey: string | null;
   fingerprint: string | null;
   callbackUrl: string | null;
+}
+
+/**
+ * Creates that may start running as they are inserted: at most `max` of them, under worker `owner`. The insert
+ * adds those that did to `started`, in the form a claim returns them.
+ */
+export interface Dispatch {
+  owner: string;
+  max: number;
+  started: ClaimedTask[];
 }
 
 /** A task as v1 presents it (see RECORD). */
@@ -1460,18 +1509,26 @@ export class TaskStore {
     return { maxConnections: row?.max_connections ?? 0, inUse: row?.in_use ?? 0 };
   }
 
-  async taskInsertMany(tasks: readonly NewTask[]): Promise<void> {
-    await this.run('taskInsertMany', [
+  /** Inserts `tasks`; with `dispatch`, the first `dispatch.max` start running at once (see startsNow). */
+  async taskInsertMany(tasks: readonly NewTask[], dispatch?: Dispatch): Promise<void> {
+    const [row] = await this.rows<{ started: ClaimedRow[] }>('taskInsertMany', [
       tasks.map((t) => t.id),
       tasks.map((t) => t.handler),
       tasks.map((t) => t.input),
       tasks.map((t) => t.timeoutMs),
+      dispatch?.max ?? 0,
+      dispatch?.owner ?? null,
+      this.externalKinds,
     ]);
+    if (dispatch) dispatch.started.push(...(row?.started ?? []).map(claimed));
   }
 
-  /** Inserts all of `tasks` or none (a unique violation: an idempotency key already taken). */
-  async taskInsertManyV1(tasks: readonly NewTaskV1[]): Promise<TaskRecord[]> {
-    const rows = await this.rows<TaskRecord>('taskInsertManyV1', [
+  /**
+   * Inserts all of `tasks` or none (a unique violation: an idempotency key already taken). With `dispatch`, up
+   * to `dispatch.max` of them that are runnable now start running at once (see startsNow).
+   */
+  async taskInsertManyV1(tasks: readonly NewTaskV1[], dispatch?: Dispatch): Promise<TaskRecord[]> {
+    const rows = await this.rows<TaskRecord & { claimed_?: ClaimedRow | null }>('taskInsertManyV1', [
       tasks.map((t) => t.id),
       tasks.map((t) => t.kind),
       tasks.map((t) => t.input),
@@ -1486,7 +1543,14 @@ export class TaskStore {
       tasks.map((t) => t.fingerprint),
       tasks.map((t) => t.callbackUrl),
       tasks.map((t) => t.delayMs ?? null),
+      dispatch?.max ?? 0,
+      dispatch?.owner ?? null,
+      this.externalKinds,
     ]);
+    for (const r of rows) {
+      if (r.claimed_) dispatch?.started.push(claimed(r.claimed_));
+      delete r.claimed_;
+    }
     // RETURNING gives no order: answer in the order of the request.
     const byId = new Map(rows.map((r) => [r.id, r]));
     return tasks.map((t) => byId.get(t.id)!);

@@ -12,7 +12,7 @@ export interface ClaimerOptions {
   pollIntervalMs: number;
   /** Largest number of tasks taken by one claim statement. */
   maxBatch: number;
-  /** Hands over what a claim took, with the owner it was claimed under. Slots are already taken. */
+  /** Hands over what a claim took, with the owner it was claimed under. Its slots are taken. */
   onClaimed: (tasks: ClaimedTask[], owner: string) => void;
   /** A claim failed for a reason worth retrying (the database is away); the loop goes on. */
   onClaimFailed: (err: unknown) => void;
@@ -28,9 +28,20 @@ export class Claimer {
   private wakePending = false;
   private wakeLoop: (() => void) | undefined;
   private limited = false;
+  /** The last claim came back with room to spare: nothing was left queued for this worker then. */
+  private lastShort = false;
   private limitedCheckedAt = -Infinity;
 
   constructor(private readonly options: ClaimerOptions) {}
+
+  /**
+   * Whether a new task may start without a claim (direct dispatch) and pass no task queued before it: the last
+   * claim found fewer tasks than it had room for, and no notification of new ones has come since. A claim in
+   * flight meanwhile holds slots of its own.
+   */
+  get mayStartNew(): boolean {
+    return this.lastShort && !this.wakePending;
+  }
 
   /** Called for each notification, and whenever the loop should look again. */
   wake(): void {
@@ -56,6 +67,10 @@ export class Claimer {
         // The owner is the id the claim is made under, not whatever id the worker has when the claim returns.
         const owner = this.options.workerId();
         let claimed = 0;
+        let failed = false;
+        // The claim's slots are taken before it is sent, so that creates started meanwhile (mayStartNew) never
+        // take the same ones; those it did not fill are free again after it.
+        slots.take(limit);
         try {
           // Each claim's tasks are handed over as soon as it commits: they are this worker's from then on, and
           // neither waits for the claim from limited queues (a transaction of its own) nor is left unstarted
@@ -66,11 +81,17 @@ export class Claimer {
             claimed += this.handOver(await store.taskClaimLimited(owner, limit - claimed, { signal }), owner);
           }
           backoff.reset();
+          this.lastShort = claimed < limit;
         } catch (err) {
           if (err instanceof DbAbortedError) return;
           // Anything but an outage is a bug: let the loop crash, and its supervisor decide.
           if (!isTransientDbError(err)) throw err;
           this.options.onClaimFailed(err);
+          failed = true;
+        } finally {
+          for (let i = claimed; i < limit; i++) slots.release();
+        }
+        if (failed) {
           await pause(backoff.nextDelay(), signal);
           continue;
         }
@@ -83,12 +104,9 @@ export class Claimer {
     }
   }
 
-  /** Takes the slots of what a claim took and hands it to the engine; how many that was. */
+  /** Hands what a claim took (its slots are taken) to the engine; how many that was. */
   private handOver(tasks: ClaimedTask[], owner: string): number {
-    if (tasks.length > 0) {
-      this.options.slots.take(tasks.length);
-      this.options.onClaimed(tasks, owner);
-    }
+    if (tasks.length > 0) this.options.onClaimed(tasks, owner);
     return tasks.length;
   }
 

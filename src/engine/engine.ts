@@ -145,7 +145,10 @@ export class Engine {
     if (this.loop || this.stopping) return;
     const { bus, notifier, heartbeat } = this.options;
     this.unsubscribe.push(
-      notifier.subscribe(TASK_CREATED_CHANNEL, () => this.claimer.wake()),
+      // '0': tasks were created, all of them started as they were (or scheduled): nothing to claim.
+      notifier.subscribe(TASK_CREATED_CHANNEL, (payload) => {
+        if (payload !== '0') this.claimer.wake();
+      }),
       // Notifications sent before the connection listened were missed: look now rather than at the next poll.
       notifier.onConnect(() => {
         this.claimer.wake();
@@ -229,6 +232,37 @@ export class Engine {
   private allRunsEnded(): Promise<void> {
     if (this.runs.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.endedWaiters.push(resolve));
+  }
+
+  /**
+   * Slots for creates that would start at once (direct dispatch, see the store's startsNow): up to `max`, taken
+   * now, while this engine runs, has free slots and its claimer found nothing more queued last time and has heard
+   * of nothing since (so a new task passes none queued before it). Undefined when none; else hand the result to
+   * `dispatched`, whatever became of the insert.
+   */
+  reserveForCreates(max: number): { owner: string; slots: number } | undefined {
+    const owner = this.options.heartbeat.workerId;
+    if (!this.claimLoopRunning || this.stopping || !owner || !this.claimer.mayStartNew) return undefined;
+    const slots = Math.min(max, this.slots.free);
+    if (slots <= 0) return undefined;
+    this.slots.take(slots);
+    return { owner, slots };
+  }
+
+  /**
+   * The end of a reservation: `started` were created running under `owner` and run now, as claimed tasks do; the
+   * slots of the rest are free again. Called after the insert's callers have heard of its commit, so that a task's
+   * creation is told before its start.
+   */
+  dispatched(reservation: { owner: string; slots: number }, started: ClaimedTask[]): void {
+    for (let i = started.length; i < reservation.slots; i++) this.slots.release();
+    if (started.length === 0) return;
+    if (this.stopping) {
+      // Shutdown fails this worker's running tasks, or the reaper does: starting them now would be cut short.
+      for (let i = 0; i < started.length; i++) this.slots.release();
+      return;
+    }
+    this.onClaimed(started, reservation.owner);
   }
 
   private onClaimed(tasks: ClaimedTask[], owner: string): void {

@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
+import { startServer, type ServerProcess } from '../helpers/server.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Direct dispatch: a create taken by a process whose engine is idle with free slots starts running in the
+ * insert's own transaction (started_at = created_at, one now()), with no claim; everything that must wait for a
+ * claim of its own still does: paused and limited queues, scheduled tasks, external kinds, and tasks that come
+ * while the engine is full. Each server first runs one task to its end, so that its claimer has made the claims of
+ * its start (a create that comes before the first has come back is queued). A claim in flight holds slots of its
+ * own, up to all the free ones: with one slot, polls come only once a minute, so that none holds it meanwhile.
+ */
+
+interface Row {
+  state: string;
+  attempt: number;
+  owner: string | null;
+  same_instant: boolean;
+}
+
+async function post(base: string, path: string, body: unknown, method = 'POST') {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+describe('tasks start as they are created when the engine is idle', () => {
+  let db: TestDatabase;
+  let server: ServerProcess;
+  let pool: pg.Pool;
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    server = await startServer({
+      DATABASE_URL: db.url,
+      EXTERNAL_KINDS: 'outside',
+      SIMULATE_MIN_MS: '0',
+      SIMULATE_MAX_MS: '0',
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const row = async (id: string): Promise<Row> => {
+    const { rows } = await pool.query<Row>(
+      `SELECT state::text AS state, attempt, owner::text AS owner, started_at = created_at AS same_instant
+       FROM taskd.tasks WHERE id = $1`,
+      [id],
+    );
+    return rows[0]!;
+  };
+  const completed = (id: string) =>
+    waitFor(`task ${id} completed`, async () => ((await row(id)).state === 'completed' ? true : undefined));
+
+  before(async () => {
+    await completed((await post(server.url, '/v1/tasks', { kind: 'noop' })).body.id as string);
+  });
+
+  test('a v1 create answers running, started in the transaction that created it, and completes', async () => {
+    const res = await post(server.url, '/v1/tasks', { kind: 'noop', input: { n: 1 } });
+    assert.equal(res.status, 201);
+    assert.equal(res.body.state, 'running');
+    assert.equal(res.body.attempt, 1);
+    assert.equal(res.body.started_at, res.body.created_at);
+    const id = res.body.id as string;
+    await completed(id);
+    const r = await row(id);
+    assert.equal(r.same_instant, true);
+    assert.equal(r.attempt, 1);
+    const { rows } = await pool.query<{ n: number }>(
+      `SELECT jsonb_array_length(history) AS n FROM taskd.tasks WHERE id = $1`,
+      [id],
+    );
+    assert.equal(rows[0]!.n, 1);
+  });
+
+  test('an original API create starts as it is created too', async () => {
+    const res = await post(server.url, '/task/create', { task: 'hello' });
+    assert.equal(res.status, 201);
+    const id = res.body.task_id as string;
+    await completed(id);
+    assert.equal((await row(id)).same_instant, true);
+  });
+
+  test('paused and limited queues, scheduled tasks and external kinds are created queued, for claims of their own', async () => {
+    assert.equal((await post(server.url, '/v1/queues/held', { paused: true }, 'PATCH')).status, 200);
+    assert.equal((await post(server.url, '/v1/queues/narrow', { concurrency: 1 }, 'PATCH')).status, 200);
+    const held = await post(server.url, '/v1/tasks', { kind: 'noop', queue: 'held' });
+    const narrow = await post(server.url, '/v1/tasks', { kind: 'noop', queue: 'narrow' });
+    const later = await post(server.url, '/v1/tasks', { kind: 'noop', delay_ms: 300 });
+    const outside = await post(server.url, '/v1/tasks', { kind: 'outside' });
+    assert.equal(held.body.state, 'queued');
+    assert.equal(narrow.body.state, 'queued');
+    assert.equal(later.body.state, 'scheduled');
+    assert.equal(outside.body.state, 'queued');
+    // The limited queue's and the scheduled task run through the claims, under the limit and in their time.
+    await completed(narrow.body.id as string);
+    await completed(later.body.id as string);
+    for (const id of [narrow.body.id, later.body.id] as string[])
+      assert.equal((await row(id)).same_instant, false);
+    assert.equal((await row(held.body.id as string)).state, 'queued');
+    assert.equal((await row(outside.body.id as string)).state, 'queued');
+  });
+});
+
+describe('a full engine leaves new tasks queued', () => {
+  let db: TestDatabase;
+  let server: ServerProcess;
+  let pool: pg.Pool;
+
+  before(async () => {
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    server = await startServer({
+      DATABASE_URL: db.url,
+      WORKER_CONCURRENCY: '1',
+      POLL_INTERVAL_MS: '60000',
+      SIMULATE_MIN_MS: '1500',
+      SIMULATE_MAX_MS: '1500',
+    });
+  });
+  after(async () => {
+    await server?.close();
+    await pool?.end();
+    await db?.drop();
+  });
+
+  const state = async (id: unknown) =>
+    (
+      await pool.query<{ state: string; same_instant: boolean | null }>(
+        `SELECT state::text AS state, started_at = created_at AS same_instant FROM taskd.tasks WHERE id = $1`,
+        [id],
+      )
+    ).rows[0]!;
+
+  before(async () => {
+    const warm = await post(server.url, '/task/create', { task: 'warm-up' });
+    await waitFor('the warm-up task completed', async () =>
+      (await state(warm.body.task_id)).state === 'completed' ? true : undefined,
+    );
+  });
+
+  test('the second create waits queued for the slot, and is claimed when the first ends', async () => {
+    const first = await post(server.url, '/task/create', { task: 'first' });
+    const second = await post(server.url, '/task/create', { task: 'second' });
+    assert.deepEqual(await state(first.body.task_id), { state: 'running', same_instant: true });
+    assert.deepEqual(await state(second.body.task_id), { state: 'queued', same_instant: null });
+    await waitFor('the second task completed', async () =>
+      (await state(second.body.task_id)).state === 'completed' ? true : undefined,
+    );
+    assert.equal((await state(second.body.task_id)).same_instant, false);
+  });
+});
