@@ -103,6 +103,9 @@ export class Engine {
   private loop: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private claimLoopRunning = false;
+  /** Reservations of slots for creates whose insert has not been handed back yet (reserveForCreates). */
+  private reservations = 0;
+  private reservationsDone: (() => void)[] = [];
   private gaveUp = false;
   /** Set once shutdown has failed the remaining tasks: later outcomes would be fenced off anyway. */
   private discardOutcomes = false;
@@ -190,9 +193,12 @@ export class Engine {
     this.claiming.abort();
     this.unsubscribe.splice(0).forEach((off) => off());
     await Promise.all([this.loop, this.cancelCheck.stop()]);
+    const graceEnds = pause(graceMs, this.graceOver.signal);
+    // Creates whose inserts were under way as the stop began start their tasks here (no new ones do): wait for
+    // them, so that those runs get the grace period like the claimed ones, rather than being failed at once.
+    await Promise.race([this.createsDispatched(), graceEnds]);
     bus.emit('engine.stopped_claiming', { running: this.runs.size, graceMs });
 
-    const graceEnds = pause(graceMs, this.graceOver.signal);
     if (this.runs.size > 0) await Promise.race([this.allRunsEnded(), graceEnds]);
     // From here on a run that ends has not ended within the grace period: shutdown fails it below. Outcomes
     // handed in before are written first; if the database is down that may never happen, so the wait is bounded,
@@ -246,6 +252,7 @@ export class Engine {
     const slots = Math.min(max, this.slots.free);
     if (slots <= 0) return undefined;
     this.slots.take(slots);
+    this.reservations++;
     return { owner, slots };
   }
 
@@ -256,13 +263,21 @@ export class Engine {
    */
   dispatched(reservation: { owner: string; slots: number }, started: ClaimedTask[]): void {
     for (let i = started.length; i < reservation.slots; i++) this.slots.release();
-    if (started.length === 0) return;
-    if (this.stopping) {
-      // Shutdown fails this worker's running tasks, or the reaper does: starting them now would be cut short.
+    if (this.discardOutcomes) {
+      // Past the grace period: shutdown fails this worker's running tasks (or the reaper does, should it have
+      // deregistered first), and a run started now could not be waited for.
       for (let i = 0; i < started.length; i++) this.slots.release();
-      return;
+    } else if (started.length > 0) {
+      // During a stop's grace period too: shutdown waited for this, and counts these runs with the others.
+      this.onClaimed(started, reservation.owner);
     }
-    this.onClaimed(started, reservation.owner);
+    if (--this.reservations === 0) this.reservationsDone.splice(0).forEach((w) => w());
+  }
+
+  /** Resolves when every reservation for creates has been handed back (see dispatched). */
+  private createsDispatched(): Promise<void> {
+    if (this.reservations === 0) return Promise.resolve();
+    return new Promise((resolve) => this.reservationsDone.push(resolve));
   }
 
   private onClaimed(tasks: ClaimedTask[], owner: string): void {

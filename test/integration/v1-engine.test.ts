@@ -262,6 +262,31 @@ describe('v1 tasks in the engine, on a real database', () => {
     assert.deepEqual(s.fatal, []);
   });
 
+  test('a create whose insert is under way as a stop begins starts its task within the grace period, and it completes', async () => {
+    const g = gate();
+    const s = await stack(new HandlerRegistry().register('gated', g.handler), { concurrency: 10 });
+    // What the service's create does: slots reserved, the insert sets the task running, the engine runs it.
+    let reservation: ReturnType<typeof s.engine.reserveForCreates>;
+    await waitFor(
+      'the engine takes creates',
+      () => (reservation = s.engine.reserveForCreates(1)) !== undefined,
+    );
+    const dispatch = { owner: reservation!.owner, max: reservation!.slots, started: [] };
+    const [task] = await store.taskInsertManyV1([v1('gated')], dispatch);
+    assert.equal(task!.state, 'running');
+    assert.equal(dispatch.started.length, 1);
+    // The stop begins before the engine hears of the insert: it takes no more creates, and waits for this one.
+    const stopped = s.engine.stop(10_000);
+    assert.equal(s.engine.reserveForCreates(1), undefined);
+    s.engine.dispatched(reservation!, dispatch.started);
+    await waitFor('the task started during the grace period', () => g.waiting.length === 1);
+    g.waiting.shift()!.release();
+    await stopped;
+    const ended = await record(task!.id);
+    assert.equal(ended.state, 'completed');
+    assert.equal(ended.attempt, 1);
+  });
+
   test('a task with a future run_at is scheduled, and runs once that time has come', async () => {
     const ran: string[] = [];
     await stack(
