@@ -30,29 +30,27 @@ async function post(base: string, path: string, body: unknown, method = 'POST') 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-describe('tasks start as they are created when the engine is idle', () => {
-  let db: TestDatabase;
-  let server: ServerProcess;
-  let pool: pg.Pool;
-
+/** A server with `env` on a database of its own, and a pool to read its rows: made before the tests, gone after. */
+function serverWith(env: Record<string, string>) {
+  const live = {} as { db: TestDatabase; server: ServerProcess; pool: pg.Pool };
   before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    server = await startServer({
-      DATABASE_URL: db.url,
-      EXTERNAL_KINDS: 'outside',
-      SIMULATE_MIN_MS: '0',
-      SIMULATE_MAX_MS: '0',
-    });
+    live.db = await createTestDatabase();
+    live.pool = new pg.Pool({ connectionString: live.db.url, max: 2 });
+    live.server = await startServer({ DATABASE_URL: live.db.url, ...env });
   });
   after(async () => {
-    await server?.close();
-    await pool?.end();
-    await db?.drop();
+    await live.server?.close();
+    await live.pool?.end();
+    await live.db?.drop();
   });
+  return live;
+}
+
+describe('tasks start as they are created when the engine is idle', () => {
+  const live = serverWith({ EXTERNAL_KINDS: 'outside', SIMULATE_MIN_MS: '0', SIMULATE_MAX_MS: '0' });
 
   const row = async (id: string): Promise<Row> => {
-    const { rows } = await pool.query<Row>(
+    const { rows } = await live.pool.query<Row>(
       `SELECT state::text AS state, attempt, owner::text AS owner, started_at = created_at AS same_instant
        FROM taskd.tasks WHERE id = $1`,
       [id],
@@ -63,11 +61,11 @@ describe('tasks start as they are created when the engine is idle', () => {
     waitFor(`task ${id} completed`, async () => ((await row(id)).state === 'completed' ? true : undefined));
 
   before(async () => {
-    await completed((await post(server.url, '/v1/tasks', { kind: 'noop' })).body.id as string);
+    await completed((await post(live.server.url, '/v1/tasks', { kind: 'noop' })).body.id as string);
   });
 
   test('a v1 create answers running, started in the transaction that created it, and completes', async () => {
-    const res = await post(server.url, '/v1/tasks', { kind: 'noop', input: { n: 1 } });
+    const res = await post(live.server.url, '/v1/tasks', { kind: 'noop', input: { n: 1 } });
     assert.equal(res.status, 201);
     assert.equal(res.body.state, 'running');
     assert.equal(res.body.attempt, 1);
@@ -77,7 +75,7 @@ describe('tasks start as they are created when the engine is idle', () => {
     const r = await row(id);
     assert.equal(r.same_instant, true);
     assert.equal(r.attempt, 1);
-    const { rows } = await pool.query<{ n: number }>(
+    const { rows } = await live.pool.query<{ n: number }>(
       `SELECT jsonb_array_length(history) AS n FROM taskd.tasks WHERE id = $1`,
       [id],
     );
@@ -85,7 +83,7 @@ describe('tasks start as they are created when the engine is idle', () => {
   });
 
   test('an original API create starts as it is created too', async () => {
-    const res = await post(server.url, '/task/create', { task: 'hello' });
+    const res = await post(live.server.url, '/task/create', { task: 'hello' });
     assert.equal(res.status, 201);
     const id = res.body.task_id as string;
     await completed(id);
@@ -93,12 +91,12 @@ describe('tasks start as they are created when the engine is idle', () => {
   });
 
   test('paused and limited queues, scheduled tasks and external kinds are created queued, for claims of their own', async () => {
-    assert.equal((await post(server.url, '/v1/queues/held', { paused: true }, 'PATCH')).status, 200);
-    assert.equal((await post(server.url, '/v1/queues/narrow', { concurrency: 1 }, 'PATCH')).status, 200);
-    const held = await post(server.url, '/v1/tasks', { kind: 'noop', queue: 'held' });
-    const narrow = await post(server.url, '/v1/tasks', { kind: 'noop', queue: 'narrow' });
-    const later = await post(server.url, '/v1/tasks', { kind: 'noop', delay_ms: 300 });
-    const outside = await post(server.url, '/v1/tasks', { kind: 'outside' });
+    assert.equal((await post(live.server.url, '/v1/queues/held', { paused: true }, 'PATCH')).status, 200);
+    assert.equal((await post(live.server.url, '/v1/queues/narrow', { concurrency: 1 }, 'PATCH')).status, 200);
+    const held = await post(live.server.url, '/v1/tasks', { kind: 'noop', queue: 'held' });
+    const narrow = await post(live.server.url, '/v1/tasks', { kind: 'noop', queue: 'narrow' });
+    const later = await post(live.server.url, '/v1/tasks', { kind: 'noop', delay_ms: 300 });
+    const outside = await post(live.server.url, '/v1/tasks', { kind: 'outside' });
     assert.equal(held.body.state, 'queued');
     assert.equal(narrow.body.state, 'queued');
     assert.equal(later.body.state, 'scheduled');
@@ -114,45 +112,31 @@ describe('tasks start as they are created when the engine is idle', () => {
 });
 
 describe('a full engine leaves new tasks queued', () => {
-  let db: TestDatabase;
-  let server: ServerProcess;
-  let pool: pg.Pool;
-
-  before(async () => {
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
-    server = await startServer({
-      DATABASE_URL: db.url,
-      WORKER_CONCURRENCY: '1',
-      POLL_INTERVAL_MS: '60000',
-      SIMULATE_MIN_MS: '1500',
-      SIMULATE_MAX_MS: '1500',
-    });
-  });
-  after(async () => {
-    await server?.close();
-    await pool?.end();
-    await db?.drop();
+  const live = serverWith({
+    WORKER_CONCURRENCY: '1',
+    POLL_INTERVAL_MS: '60000',
+    SIMULATE_MIN_MS: '1500',
+    SIMULATE_MAX_MS: '1500',
   });
 
   const state = async (id: unknown) =>
     (
-      await pool.query<{ state: string; same_instant: boolean | null }>(
+      await live.pool.query<{ state: string; same_instant: boolean | null }>(
         `SELECT state::text AS state, started_at = created_at AS same_instant FROM taskd.tasks WHERE id = $1`,
         [id],
       )
     ).rows[0]!;
 
   before(async () => {
-    const warm = await post(server.url, '/task/create', { task: 'warm-up' });
+    const warm = await post(live.server.url, '/task/create', { task: 'warm-up' });
     await waitFor('the warm-up task completed', async () =>
       (await state(warm.body.task_id)).state === 'completed' ? true : undefined,
     );
   });
 
   test('the second create waits queued for the slot, and is claimed when the first ends', async () => {
-    const first = await post(server.url, '/task/create', { task: 'first' });
-    const second = await post(server.url, '/task/create', { task: 'second' });
+    const first = await post(live.server.url, '/task/create', { task: 'first' });
+    const second = await post(live.server.url, '/task/create', { task: 'second' });
     assert.deepEqual(await state(first.body.task_id), { state: 'running', same_instant: true });
     assert.deepEqual(await state(second.body.task_id), { state: 'queued', same_instant: null });
     await waitFor('the second task completed', async () =>
