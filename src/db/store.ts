@@ -170,14 +170,16 @@ const LEASE = `t.lease_token AS lease_token, ${iso('t.lease_expires_at')} AS lea
  * hashed subplan is guessed at half the rows, whatever the data, so the index scan in claim order always wins.
  */
 
+/** The queues whose tasks wait for a claim of their own: paused ones, and limited ones (see taskClaimLimited). */
+const HALTED_QUEUES = `SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL`;
 /**
  * The queues an unlimited claim takes from: neither paused nor limited (limited queues are claimed apart, under
- * their lock; see taskClaimLimited). The same for the engine's claims and for external workers'.
+ * their lock). The same for the engine's claims and for external workers'.
  */
-const unlimitedQueue = `c.queue NOT IN (SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL)`;
+const unlimitedQueue = `c.queue NOT IN (${HALTED_QUEUES})`;
 
-/** Kinds the engine's claims leave to external workers (EXTERNAL_KINDS, the parameter `param`). */
-const runHere = (param: string) => `c.handler NOT IN (SELECT unnest(${param}::text[]))`;
+/** `kind` is not one that external workers run (EXTERNAL_KINDS, the parameter `param`): the engine may run it. */
+const notExternal = (kind: string, param: string) => `${kind} NOT IN (SELECT unnest(${param}::text[]))`;
 
 /** The claim order, the same everywhere: highest priority first, FIFO among equals (index tasks_claimable). */
 const claimOrder = `ORDER BY priority DESC, seq`;
@@ -217,23 +219,23 @@ const leaseHeld = `t.id = $1 AND ${inPartitionOf('t', '$1')} AND t.state = 'runn
  * already running under that process's worker, as a claim would leave it, instead of queued for the claim that
  * the insert's notification would bring (a second commit, a notification's trip and a claim's). Only while the
  * worker's lease holds ($worker, as a claim checks it), and never for a task of a paused or limited queue or of
- * a kind that external workers run: those wait for their own claims. `dispatchTo` is the CTEs the condition
- * reads; `startsNow(cond)` the state, owner, attempt and started_at columns of an insert.
+ * a kind that external workers run: those wait for their own claims. `dispatchTo` is the CTEs that `mayStart`
+ * reads; `startsNow` the state, owner, attempt and started_at columns of an insert, whose state is `otherwise`
+ * for a row that does not start.
  */
 const dispatchTo = (worker: string) => `
     runner AS MATERIALIZED (
       SELECT EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = ${worker}::uuid AND w.expires_at > now()) AS alive
-    ), halted AS MATERIALIZED (
-      SELECT name FROM taskd.queues WHERE paused OR concurrency IS NOT NULL
-    )`;
-const runsHere = (kind: string, externalKinds: string) =>
-  `(SELECT alive FROM runner) AND ${kind} <> ALL(${externalKinds}::text[])`;
-const startsNow = (cond: string) => `
-      CASE WHEN ${cond} THEN 'running' ELSE 'queued' END::taskd.task_state,
-      CASE WHEN ${cond} THEN $6::uuid END, CASE WHEN ${cond} THEN 1 ELSE 0 END, CASE WHEN ${cond} THEN now() END`;
-/** The same for a v1 create: $15 of them at most, worker $16, external kinds $17 (its scheduled state first). */
-const v1StartsNow = `(o.n <= $15 AND NOT coalesce(o.run_at > now() OR o.delay_ms > 0, false)
-      AND o.idempotency_key IS NULL AND o.queue NOT IN (SELECT name FROM halted) AND ${runsHere('o.kind', '$17')})`;
+    ), halted AS MATERIALIZED (${HALTED_QUEUES})`;
+const mayStart = (queue: string, kind: string, externalKinds: string) =>
+  `(SELECT alive FROM runner) AND ${queue} NOT IN (SELECT name FROM halted) AND ${notExternal(kind, externalKinds)}`;
+/** `starts`: the row's column saying whether it starts now (the condition, computed once per row). */
+const startsNow = (starts: string, worker: string, otherwise: string) => `
+      CASE WHEN ${starts} THEN 'running' ELSE ${otherwise} END::taskd.task_state,
+      CASE WHEN ${starts} THEN ${worker}::uuid END, CASE WHEN ${starts} THEN 1 ELSE 0 END,
+      CASE WHEN ${starts} THEN now() END`;
+/** A v1 create's future start: a run_at ahead, or a delay. */
+const v1Scheduled = `coalesce(o.run_at > now() OR o.delay_ms > 0, false)`;
 /** A task started as it was created, in the form a claim returns it (ClaimedRow); null for the others. */
 const CLAIMED_RETURNING = `
     CASE WHEN t.state = 'running' THEN (SELECT to_jsonb(c) FROM (SELECT ${CLAIMED}) c) END AS claimed_`;
@@ -246,10 +248,12 @@ const SQL = {
   taskInsertMany: `
     WITH ${dispatchTo('$6')}, inserted AS (
       INSERT INTO taskd.tasks AS t (id, id_time, handler, input, timeout_ms, state, owner, attempt, started_at)
-      SELECT o.id, taskd.task_id_time(o.id), o.handler, o.input, o.timeout_ms, ${startsNow(
-        `o.n <= $5 AND 'default' NOT IN (SELECT name FROM halted) AND ${runsHere('o.handler', '$7')}`,
-      )}
-      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS o(id, handler, input, timeout_ms, n)
+      SELECT o.id, taskd.task_id_time(o.id), o.handler, o.input, o.timeout_ms,
+             ${startsNow('o.starts', '$6', `'queued'`)}
+      FROM (
+        SELECT o.*, o.n <= $5 AND ${mayStart(`'default'`, 'o.handler', '$7')} AS starts
+        FROM unnest($1::uuid[], $2::text[], $3::text[], $4::int[]) WITH ORDINALITY AS o(id, handler, input, timeout_ms, n)
+      ) o
       RETURNING t.state, ${CLAIMED_RETURNING}
     ), woken AS (
       SELECT pg_notify('${TASK_CREATED_CHANNEL}', (count(*) FILTER (WHERE state = 'queued'))::text) FROM inserted
@@ -283,20 +287,21 @@ const SQL = {
   // violation of taskd.idempotency_keys, written by the same statement): the service then looks the key up.
   taskInsertManyV1: `
     WITH ${dispatchTo('$16')}, inserted AS (
-      INSERT INTO taskd.tasks AS t (id, id_time, handler, payload, timeout_ms, queue, priority, run_at, state, max_attempts,
+      INSERT INTO taskd.tasks AS t (id, id_time, handler, payload, timeout_ms, queue, priority, run_at, max_attempts,
                                backoff_base_ms, backoff_max_ms, idempotency_key, request_fingerprint, callback_url,
-                               owner, attempt, started_at)
+                               state, owner, attempt, started_at)
       SELECT o.id, taskd.task_id_time(o.id), o.kind, o.input, o.timeout_ms, o.queue, o.priority,
              coalesce(o.run_at, now() + o.delay_ms * interval '1 millisecond', now()),
-             CASE WHEN o.run_at > now() OR o.delay_ms > 0 THEN 'scheduled'
-                  WHEN ${v1StartsNow} THEN 'running' ELSE 'queued' END::taskd.task_state,
              o.max_attempts, o.backoff_base_ms, o.backoff_max_ms, o.idempotency_key, o.fingerprint, o.callback_url,
-             CASE WHEN ${v1StartsNow} THEN $16::uuid END, CASE WHEN ${v1StartsNow} THEN 1 ELSE 0 END,
-             CASE WHEN ${v1StartsNow} THEN now() END
-      FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::int[], $7::timestamptz[],
-                  $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::float8[])
-        WITH ORDINALITY AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms,
-             backoff_max_ms, idempotency_key, fingerprint, callback_url, delay_ms, n)
+             ${startsNow('o.starts', '$16', `CASE WHEN ${v1Scheduled} THEN 'scheduled' ELSE 'queued' END`)}
+      FROM (
+        SELECT o.*, o.n <= $15 AND NOT ${v1Scheduled} AND o.idempotency_key IS NULL
+                    AND ${mayStart('o.queue', 'o.kind', '$17')} AS starts
+        FROM unnest($1::uuid[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::int[], $7::timestamptz[],
+                    $8::int[], $9::int[], $10::int[], $11::text[], $12::text[], $13::text[], $14::float8[])
+          WITH ORDINALITY AS o(id, kind, input, timeout_ms, queue, priority, run_at, max_attempts, backoff_base_ms,
+               backoff_max_ms, idempotency_key, fingerprint, callback_url, delay_ms, n)
+      ) o
       RETURNING ${RECORD}, ${CLAIMED_RETURNING}
     ), keyed AS (
       INSERT INTO taskd.idempotency_keys (key, task_id, id_time)
@@ -494,7 +499,7 @@ const SQL = {
       WHERE state = 'queued'
         AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
         AND ${unlimitedQueue}
-        AND ${runHere('$3')}
+        AND ${notExternal('c.handler', '$3')}
       ${claimOrder}
       LIMIT $2
       FOR UPDATE SKIP LOCKED
@@ -522,7 +527,7 @@ const SQL = {
       SELECT id, id_time FROM taskd.tasks c
       WHERE state = 'queued' AND queue = $3
         AND EXISTS (SELECT 1 FROM taskd.workers w WHERE w.id = $1 AND w.expires_at > now())
-        AND ${runHere('$4')}
+        AND ${notExternal('c.handler', '$4')}
       ${claimOrder}
       LIMIT $2
       FOR UPDATE SKIP LOCKED
