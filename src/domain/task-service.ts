@@ -119,7 +119,8 @@ export class TaskService {
           (i): i is Extract<PendingInsert, { api: 'original' }> => i.api === 'original',
         );
         const v1 = items.filter((i): i is Extract<PendingInsert, { api: 'v1' }> => i.api === 'v1');
-        const reservation = this.dispatcher?.reserveForCreates(items.length);
+        const dispatcher = this.dispatcher;
+        const reservation = dispatcher?.reserveForCreates(items.length);
         const dispatch: Dispatch | undefined = reservation && {
           owner: reservation.owner,
           max: reservation.slots,
@@ -144,10 +145,8 @@ export class TaskService {
         } finally {
           // After the callers have heard of the commit (they go on in this turn's microtasks): a task's creation
           // is told before its start. Whatever failed, what did start runs, and the other slots are free again.
-          if (reservation && dispatch) {
-            const dispatcher = this.dispatcher;
-            setImmediate(() => dispatcher?.dispatched(reservation, dispatch.started));
-          }
+          if (dispatcher && reservation && dispatch)
+            setImmediate(() => dispatcher.dispatched(reservation, dispatch.started));
         }
       },
       { maxBatch: 1000, maxConcurrent: MAX_CONCURRENT_INSERTS },

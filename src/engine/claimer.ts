@@ -89,7 +89,7 @@ export class Claimer {
           this.options.onClaimFailed(err);
           failed = true;
         } finally {
-          for (let i = claimed; i < limit; i++) slots.release();
+          slots.release(limit - claimed);
         }
         if (failed) {
           await pause(backoff.nextDelay(), signal);

@@ -262,11 +262,11 @@ export class Engine {
    * creation is told before its start.
    */
   dispatched(reservation: { owner: string; slots: number }, started: ClaimedTask[]): void {
-    for (let i = started.length; i < reservation.slots; i++) this.slots.release();
+    this.slots.release(reservation.slots - started.length);
     if (this.discardOutcomes) {
       // Past the grace period: shutdown fails this worker's running tasks (or the reaper does, should it have
       // deregistered first), and a run started now could not be waited for.
-      for (let i = 0; i < started.length; i++) this.slots.release();
+      this.slots.release(started.length);
     } else if (started.length > 0) {
       // During a stop's grace period too: shutdown waited for this, and counts these runs with the others.
       this.onClaimed(started, reservation.owner);
@@ -288,7 +288,7 @@ export class Engine {
         { tasks: tasks.length, worker_id: owner },
         'claimed under a lost lease; not starting',
       );
-      for (let i = 0; i < tasks.length; i++) this.slots.release();
+      this.slots.release(tasks.length);
       return;
     }
     for (const task of tasks) this.run(task, owner);

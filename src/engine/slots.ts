@@ -18,11 +18,12 @@ export class Slots {
     this.used += n;
   }
 
-  release(): void {
-    this.used--;
-    const waiter = this.freeWaiters.shift();
+  /** Gives back `n` slots (one by default). */
+  release(n = 1): void {
+    if (n <= 0) return;
+    this.used -= n;
     // Let other completions of this turn free their slots too, so that the next claim takes a batch.
-    if (waiter) setImmediate(waiter);
+    for (const waiter of this.freeWaiters.splice(0, n)) setImmediate(waiter);
     if (this.used === 0) this.emptyWaiters.splice(0).forEach((w) => w());
   }
 
