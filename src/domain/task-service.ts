@@ -18,6 +18,7 @@ import type { EventBus } from '../events/bus.js';
 import { ApiError } from './errors.js';
 import { newTaskId } from './task-id.js';
 import { FAILURE_MESSAGES } from './outcome.js';
+import { PointReads } from './point-reads.js';
 import type { ClaimedTask, TaskState, TaskView } from './task.js';
 import type { InputValidator } from '../handlers/registry.js';
 
@@ -103,6 +104,8 @@ export class TaskService {
   private accepting = true;
   private dispatcher: CreateDispatcher | undefined;
   private readonly reads: ReadRouting;
+  /** Coalesced reads by id, one set per store that reads go to (the primary's, the replica's). */
+  private readonly pointReads = new Map<TaskStore, PointReads>();
 
   constructor(
     private readonly store: TaskStore,
@@ -192,7 +195,7 @@ export class TaskService {
     const id = taskId.toLowerCase();
     // Not found on a replica may be a create it has not replayed yet: the primary is asked then.
     const view = await this.reads.read(
-      (s) => s.taskGet(id),
+      (s) => this.pointReadsOf(s).view(id),
       (v) => v === undefined,
     );
     if (!view) throw new ApiError('TASK_NOT_FOUND');
@@ -313,11 +316,17 @@ export class TaskService {
   /** A task as of at most the read replica's lag bound (when there is one); found even right after its create. */
   async getV1(id: string): Promise<TaskRecord> {
     const task = await this.reads.read(
-      (s) => s.taskGetRecord(id),
+      (s) => this.pointReadsOf(s).record(id),
       (t) => t === undefined,
     );
     if (!task) throw new ApiError('TASK_NOT_FOUND');
     return task;
+  }
+
+  private pointReadsOf(store: TaskStore): PointReads {
+    let reads = this.pointReads.get(store);
+    if (!reads) this.pointReads.set(store, (reads = new PointReads(store)));
+    return reads;
   }
 
   /** A task as the primary has it now: the answer to a write of this service. */
