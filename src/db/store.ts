@@ -17,6 +17,9 @@ import { execute, runWithDeadline, type ExecuteOptions } from './pool.js';
  */
 export const TASK_CREATED_CHANNEL = 'taskd_task_created';
 
+/** Whether a TASK_CREATED_CHANNEL notification may have left something to claim (not '0'): claimers look again. */
+export const leftTasksQueued = (payload: string): boolean => payload !== '0';
+
 /**
  * The notification channels a process listens on (src/notify/notifier.ts), and the statements of the listening
  * connection. Channel names are constants of ours, never client input.

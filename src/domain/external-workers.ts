@@ -1,4 +1,11 @@
-import { CHANNELS, type Lease, type LeasedTask, type TaskRecord, type TaskStore } from '../db/store.js';
+import {
+  CHANNELS,
+  leftTasksQueued,
+  type Lease,
+  type LeasedTask,
+  type TaskRecord,
+  type TaskStore,
+} from '../db/store.js';
 import type { EventBus } from '../events/bus.js';
 import { jitter } from '../lifecycle/backoff.js';
 import type { Notifier } from '../notify/notifier.js';
@@ -91,7 +98,13 @@ export class ExternalWorkers {
       woken = true;
       wake?.();
     };
-    const unsubscribe = [notifier.subscribe(CHANNELS.taskCreated, onWake), notifier.onConnect(onWake)];
+    const unsubscribe = [
+      // Creates that started all their tasks at once (direct dispatch) left nothing to lease.
+      notifier.subscribe(CHANNELS.taskCreated, (payload) => {
+        if (leftTasksQueued(payload)) onWake();
+      }),
+      notifier.onConnect(onWake),
+    ];
     this.waiting.add(onWake);
     signal.addEventListener('abort', onWake, { once: true });
     try {

@@ -1,5 +1,5 @@
 import type { TaskStore } from '../db/store.js';
-import { CHANNELS, TASK_CREATED_CHANNEL } from '../db/store.js';
+import { CHANNELS, leftTasksQueued, TASK_CREATED_CHANNEL } from '../db/store.js';
 import { decide, FAILURE_MESSAGES, type OutcomeLimits } from '../domain/outcome.js';
 import type { ClaimedTask, Outcome } from '../domain/task.js';
 import type { EventBus } from '../events/bus.js';
@@ -148,9 +148,9 @@ export class Engine {
     if (this.loop || this.stopping) return;
     const { bus, notifier, heartbeat } = this.options;
     this.unsubscribe.push(
-      // '0': tasks were created, all of them started as they were (or scheduled): nothing to claim.
+      // Tasks created that all started as they were (or wait for their time) leave nothing to claim.
       notifier.subscribe(TASK_CREATED_CHANNEL, (payload) => {
-        if (payload !== '0') this.claimer.wake();
+        if (leftTasksQueued(payload)) this.claimer.wake();
       }),
       // Notifications sent before the connection listened were missed: look now rather than at the next poll.
       notifier.onConnect(() => {

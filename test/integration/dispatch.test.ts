@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startServer, type ServerProcess } from '../helpers/server.js';
+import { StatementCounter } from '../helpers/statement-counter.js';
 import { waitFor } from '../helpers/wait.js';
 
 /**
@@ -143,5 +144,59 @@ describe('a full engine leaves new tasks queued', () => {
       (await state(second.body.task_id)).state === 'completed' ? true : undefined,
     );
     assert.equal((await state(second.body.task_id)).same_instant, false);
+  });
+});
+
+describe('creates that started at once wake no waiting claim', () => {
+  const live = {} as { db: TestDatabase; server: ServerProcess; pool: pg.Pool; counter: StatementCounter };
+  before(async () => {
+    live.db = await createTestDatabase();
+    live.pool = new pg.Pool({ connectionString: live.db.url, max: 2 });
+    live.counter = await StatementCounter.start(live.db.url);
+    // Polls once a minute: within the test, only notifications make the waiting claim look again.
+    live.server = await startServer({
+      DATABASE_URL: live.counter.via(live.db.url),
+      EXTERNAL_KINDS: 'outside',
+      POLL_INTERVAL_MS: '60000',
+    });
+  });
+  after(async () => {
+    await live.server?.close();
+    await live.counter?.close();
+    await live.pool?.end();
+    await live.db?.drop();
+  });
+
+  const state = async (id: unknown) =>
+    (
+      await live.pool.query<{ state: string }>(`SELECT state::text AS state FROM taskd.tasks WHERE id = $1`, [
+        id,
+      ])
+    ).rows[0]?.state;
+  const completed = (id: unknown) =>
+    waitFor(`task ${String(id)} completed`, async () =>
+      (await state(id)) === 'completed' ? true : undefined,
+    );
+
+  test("an external worker's waiting claim looks again for tasks left queued, not for tasks already running", async () => {
+    await completed((await post(live.server.url, '/v1/tasks', { kind: 'noop' })).body.id);
+    const looks = () => live.counter.count('taskLeaseAvailable');
+    const before = looks();
+    const waiting = post(live.server.url, '/v1/workers/claim', { kinds: ['outside'], wait_ms: 20_000 });
+    await waitFor('the claim had its first look', () => (looks() > before ? true : undefined));
+    for (let i = 0; i < 5; i++) {
+      const res = await post(live.server.url, '/v1/tasks', { kind: 'noop', input: { i } });
+      assert.equal(res.body.state, 'running');
+      await completed(res.body.id);
+    }
+    // Each of those creates sent its notification (nothing left queued): none made the claim look again.
+    const created = await post(live.server.url, '/v1/tasks', { kind: 'outside' });
+    assert.equal(created.body.state, 'queued');
+    const { body } = await waiting;
+    assert.deepEqual(
+      (body.tasks as { id: string }[]).map((t) => t.id),
+      [created.body.id],
+    );
+    assert.equal(looks() - before, 2, 'the first look, and the one the queued task woke');
   });
 });
