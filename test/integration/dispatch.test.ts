@@ -31,17 +31,19 @@ async function post(base: string, path: string, body: unknown, method = 'POST') 
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
 
-/** A server with `env` on a database of its own, and a pool to read its rows: made before the tests, gone after. */
+/**
+ * A server with `env` on a database of its own, and a pool to read its rows (the test database's, which
+ * ignores the errors of connections the drop ends): made before the tests, gone after.
+ */
 function serverWith(env: Record<string, string>) {
   const live = {} as { db: TestDatabase; server: ServerProcess; pool: pg.Pool };
   before(async () => {
     live.db = await createTestDatabase();
-    live.pool = new pg.Pool({ connectionString: live.db.url, max: 2 });
+    live.pool = live.db.pool;
     live.server = await startServer({ DATABASE_URL: live.db.url, ...env });
   });
   after(async () => {
     await live.server?.close();
-    await live.pool?.end();
     await live.db?.drop();
   });
   return live;
@@ -151,7 +153,7 @@ describe('creates that started at once wake no waiting claim', () => {
   const live = {} as { db: TestDatabase; server: ServerProcess; pool: pg.Pool; counter: StatementCounter };
   before(async () => {
     live.db = await createTestDatabase();
-    live.pool = new pg.Pool({ connectionString: live.db.url, max: 2 });
+    live.pool = live.db.pool;
     live.counter = await StatementCounter.start(live.db.url);
     // Polls once a minute: within the test, only notifications make the waiting claim look again.
     live.server = await startServer({
@@ -163,7 +165,6 @@ describe('creates that started at once wake no waiting claim', () => {
   after(async () => {
     await live.server?.close();
     await live.counter?.close();
-    await live.pool?.end();
     await live.db?.drop();
   });
 
