@@ -252,7 +252,7 @@ export const configSchema = {
   WORKER_CONCURRENCY: {
     default: 1000,
     parse: int(0, 1_000_000),
-    doc: 'Tasks executing at once in one process; 0 serves the API and claims nothing.',
+    doc: 'Handlers running at once in one process (as many tasks again may be waiting for their outcome to be written); 0 serves the API and claims nothing.',
   },
   LEASE_MS: {
     default: 15_000,

@@ -48,8 +48,6 @@ class Run extends Execution {
   readonly startedAt = performance.now();
   /** A refused progress report was logged (once per run is enough). */
   progressRefused = false;
-  /** The outcome is stored, or discarded. */
-  stored = false;
   /** While the handler goes on after its run was ended: when it ended, and the timer that reports it stuck. */
   endedAt = 0;
   stuckTimer: NodeJS.Timeout | undefined = undefined;
@@ -310,16 +308,16 @@ export class Engine {
   }
 
   private onOutcome(run: Run, outcome: Outcome): void {
-    // The run was ended by its signal while the handler goes on: count it as stuck until it returns.
-    if (!run.handlerDone) this.watchStuck(run);
+    // The execution slot is free once the outcome is in and the handler has returned; the run was ended by its
+    // signal while the handler goes on: count it as stuck until it returns, and keep its slot until then.
+    if (run.handlerDone) this.slots.ran();
+    else this.watchStuck(run);
     void this.finish(run, outcome)
       .catch((err: unknown) => this.options.log.error({ err, task_id: run.task.id }, 'could not end the run'))
       .finally(() => {
         if (this.runs.get(run.task.id) === run) this.runs.delete(run.task.id);
         if (this.runs.size === 0) this.endedWaiters.splice(0).forEach((w) => w());
-        run.stored = true;
-        // The slot is free once the outcome is stored and the handler has returned, not before.
-        if (run.handlerDone) this.slots.release();
+        this.slots.stored();
       });
   }
 
@@ -335,7 +333,8 @@ export class Engine {
         });
       }
     }
-    if (run.stored) this.slots.release();
+    // Returned after its run was ended (watchStuck): its execution is over only now.
+    if (run.endedAt > 0) this.slots.ran();
   }
 
   /**

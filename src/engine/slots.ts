@@ -1,30 +1,52 @@
 /**
- * The engine's execution slots. A slot is taken when a claim returns a task and given back only when both the
- * task's outcome has been stored (or discarded) and its handler has returned: a handler that ignores its abort
- * signal keeps its slot while it runs, so `free` never claims more work than the process really has room for.
+ * The engine's slots. A slot is taken when a claim returns a task (or a create starts one) and counts twice:
+ *
+ * - as an execution, until the task's outcome is in and its handler has returned (`ran`): a handler that ignores
+ *   its abort signal keeps its slot while it runs, so that no more handlers run at once than `capacity`;
+ * - as a task held, until its outcome has been stored or discarded (`stored`): at most `heldCapacity`.
+ *
+ * The second budget is larger (twice the first by default), so that the next claim need not wait for the last
+ * claim's outcomes to be written: new handlers start while the database stores what the ones before returned.
+ * It keeps a slow database from gathering more outcomes in memory than one more process's worth. A slot given
+ * back unused (a claim that took fewer tasks than it had room for, runs never started) is `release`d from both.
  */
 export class Slots {
-  private used = 0;
+  private executing = 0;
+  private held = 0;
   private freeWaiters: (() => void)[] = [];
-  private emptyWaiters: (() => void)[] = [];
 
-  constructor(readonly capacity: number) {}
+  constructor(
+    readonly capacity: number,
+    readonly heldCapacity = 2 * capacity,
+  ) {}
 
   get free(): number {
-    return this.capacity - this.used;
+    return Math.min(this.capacity - this.executing, this.heldCapacity - this.held);
   }
 
   take(n: number): void {
-    this.used += n;
+    this.executing += n;
+    this.held += n;
   }
 
-  /** Gives back `n` slots (one by default). */
+  /** Gives back `n` slots (one by default) that no run used, or whose runs were given up unstored. */
   release(n = 1): void {
     if (n <= 0) return;
-    this.used -= n;
-    // Let other completions of this turn free their slots too, so that the next claim takes a batch.
-    for (const waiter of this.freeWaiters.splice(0, n)) setImmediate(waiter);
-    if (this.used === 0) this.emptyWaiters.splice(0).forEach((w) => w());
+    this.executing -= n;
+    this.held -= n;
+    this.freed(n);
+  }
+
+  /** A run's outcome is in and its handler has returned: its execution is over; the outcome may be unstored. */
+  ran(): void {
+    this.executing--;
+    this.freed(1);
+  }
+
+  /** A run's outcome has been stored (or discarded): the task is no longer held. */
+  stored(): void {
+    this.held--;
+    this.freed(1);
   }
 
   /** Resolves when a slot is free, or when `signal` aborts. */
@@ -41,9 +63,8 @@ export class Slots {
     });
   }
 
-  /** Resolves when no slot is in use. */
-  whenEmpty(): Promise<void> {
-    if (this.used === 0) return Promise.resolve();
-    return new Promise((resolve) => this.emptyWaiters.push(resolve));
+  private freed(n: number): void {
+    // Let other completions of this turn free their slots too, so that the next claim takes a batch.
+    if (this.free > 0) for (const waiter of this.freeWaiters.splice(0, n)) setImmediate(waiter);
   }
 }

@@ -235,6 +235,39 @@ describe('engine, in process, on a real database', () => {
     g.waiting.splice(0).forEach((release) => release());
   });
 
+  test('the next task starts while the last outcome is being written, but no more than one slot ahead', async () => {
+    const g = gate();
+    await startEngine(new HandlerRegistry().register('gated-store', g.handler), {
+      concurrency: 1,
+      pollIntervalMs: 60_000,
+    });
+    const [first] = await insert(1, 'gated-store');
+    await waitFor('the first running', () => g.waiting.length === 1);
+    const [second, third] = await insert(2, 'gated-store');
+    // The first task's row is locked by the test: its outcome cannot be written until the lock goes.
+    const locker = await pool.connect();
+    try {
+      await locker.query('BEGIN');
+      await locker.query('SELECT 1 FROM taskd.tasks WHERE id = $1 FOR UPDATE', [first]);
+      g.waiting.splice(0).forEach((release) => release());
+      await waitFor('the second started', () => g.waiting.length === 1);
+      const states = async () =>
+        Promise.all([first!, second!, third!].map(async (id) => (await row(id))?.state));
+      assert.deepEqual(await states(), ['running', 'running', 'queued']);
+      await locker.query('COMMIT');
+      await waitFor('the first completed', async () => (await row(first!))?.state === 'completed');
+      // One handler at a time still: the third waits for the second's.
+      assert.equal((await row(third!))?.state, 'queued');
+      g.waiting.splice(0).forEach((release) => release());
+      await waitFor('the third started', () => g.waiting.length === 1);
+      g.waiting.splice(0).forEach((release) => release());
+      await waitFor('all completed', async () => (await row(third!))?.state === 'completed');
+    } finally {
+      await locker.query('ROLLBACK').catch(() => {});
+      locker.release();
+    }
+  });
+
   test('10,000 running tasks are kept alive by one heartbeat statement per interval', async () => {
     const g = gate();
     const counts = countStatements(pool);
