@@ -1174,7 +1174,6 @@ export interface Dispatch {
   started: ClaimedTask[];
 }
 
-/** A task as v1 presents it (see RECORD). */
 /** A row of VIEW, as the statements return it. */
 interface ViewRow {
   id: string;
@@ -1192,6 +1191,7 @@ const taskView = (row: ViewRow): TaskView => ({
   createdAt: row.created_at,
 });
 
+/** A task as v1 presents it (see RECORD). */
 export interface TaskRecord {
   id: string;
   kind: string;
