@@ -358,10 +358,10 @@ export interface InflightResult {
   completedSeconds: number;
 }
 
-/** 4. `tasks` tasks that each wait `waitMs`, all running at once in one process. */
 /** Time within which every backend has reported the transactions it committed (PGSTAT_IDLE_INTERVAL, and a margin). */
 const STATS_REPORTED_MS = 11_000;
 
+/** 4. `tasks` tasks that each wait `waitMs`, all running at once in one process. */
 export async function inflightWorkload(
   tasks: number,
   waitMs: number,

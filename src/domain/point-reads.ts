@@ -10,6 +10,7 @@ const IDS_PER_READ = 500;
  * (the rest of the pool stays free for claims, settles and inserts).
  */
 const READS_AT_ONCE = 2;
+const options = { maxBatch: IDS_PER_READ, maxConcurrent: READS_AT_ONCE };
 
 /**
  * Reads of single tasks by id (`GET /task/check-result`, `GET /v1/tasks/{id}`), coalesced: the reads asked for in
@@ -43,8 +44,6 @@ export class PointReads {
     return this.records.add(id);
   }
 }
-
-const options = { maxBatch: IDS_PER_READ, maxConcurrent: READS_AT_ONCE };
 
 /** A read of many ids (rows in any order, missing ones absent) as a Batcher's flush: one answer per id asked. */
 function byId<T extends { id: string }>(

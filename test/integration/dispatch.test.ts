@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import { startServer, type ServerProcess } from '../helpers/server.js';
 import { StatementCounter } from '../helpers/statement-counter.js';
@@ -32,18 +31,20 @@ async function post(base: string, path: string, body: unknown, method = 'POST') 
 }
 
 /**
- * A server with `env` on a database of its own, and a pool to read its rows (the test database's, which
- * ignores the errors of connections the drop ends): made before the tests, gone after.
+ * A server with `env` on a database of its own, made before the tests and gone after. Its rows are read through
+ * the test database's pool (which ignores the errors of connections the drop ends); with `counted`, the server
+ * reaches the database through a StatementCounter.
  */
-function serverWith(env: Record<string, string>) {
-  const live = {} as { db: TestDatabase; server: ServerProcess; pool: pg.Pool };
+function serverWith(env: Record<string, string>, { counted = false } = {}) {
+  const live = {} as { db: TestDatabase; server: ServerProcess; counter: StatementCounter | undefined };
   before(async () => {
     live.db = await createTestDatabase();
-    live.pool = live.db.pool;
-    live.server = await startServer({ DATABASE_URL: live.db.url, ...env });
+    live.counter = counted ? await StatementCounter.start(live.db.url) : undefined;
+    live.server = await startServer({ DATABASE_URL: live.counter?.via(live.db.url) ?? live.db.url, ...env });
   });
   after(async () => {
     await live.server?.close();
+    await live.counter?.close();
     await live.db?.drop();
   });
   return live;
@@ -53,7 +54,7 @@ describe('tasks start as they are created when the engine is idle', () => {
   const live = serverWith({ EXTERNAL_KINDS: 'outside', SIMULATE_MIN_MS: '0', SIMULATE_MAX_MS: '0' });
 
   const row = async (id: string): Promise<Row> => {
-    const { rows } = await live.pool.query<Row>(
+    const { rows } = await live.db.pool.query<Row>(
       `SELECT state::text AS state, attempt, owner::text AS owner, started_at = created_at AS same_instant
        FROM taskd.tasks WHERE id = $1`,
       [id],
@@ -78,7 +79,7 @@ describe('tasks start as they are created when the engine is idle', () => {
     const r = await row(id);
     assert.equal(r.same_instant, true);
     assert.equal(r.attempt, 1);
-    const { rows } = await live.pool.query<{ n: number }>(
+    const { rows } = await live.db.pool.query<{ n: number }>(
       `SELECT jsonb_array_length(history) AS n FROM taskd.tasks WHERE id = $1`,
       [id],
     );
@@ -124,7 +125,7 @@ describe('a full engine leaves new tasks queued', () => {
 
   const state = async (id: unknown) =>
     (
-      await live.pool.query<{ state: string; same_instant: boolean | null }>(
+      await live.db.pool.query<{ state: string; same_instant: boolean | null }>(
         `SELECT state::text AS state, started_at = created_at AS same_instant FROM taskd.tasks WHERE id = $1`,
         [id],
       )
@@ -150,29 +151,15 @@ describe('a full engine leaves new tasks queued', () => {
 });
 
 describe('creates that started at once wake no waiting claim', () => {
-  const live = {} as { db: TestDatabase; server: ServerProcess; pool: pg.Pool; counter: StatementCounter };
-  before(async () => {
-    live.db = await createTestDatabase();
-    live.pool = live.db.pool;
-    live.counter = await StatementCounter.start(live.db.url);
-    // Polls once a minute: within the test, only notifications make the waiting claim look again.
-    live.server = await startServer({
-      DATABASE_URL: live.counter.via(live.db.url),
-      EXTERNAL_KINDS: 'outside',
-      POLL_INTERVAL_MS: '60000',
-    });
-  });
-  after(async () => {
-    await live.server?.close();
-    await live.counter?.close();
-    await live.db?.drop();
-  });
+  // Polls once a minute: within the test, only notifications make the waiting claim look again.
+  const live = serverWith({ EXTERNAL_KINDS: 'outside', POLL_INTERVAL_MS: '60000' }, { counted: true });
 
   const state = async (id: unknown) =>
     (
-      await live.pool.query<{ state: string }>(`SELECT state::text AS state FROM taskd.tasks WHERE id = $1`, [
-        id,
-      ])
+      await live.db.pool.query<{ state: string }>(
+        `SELECT state::text AS state FROM taskd.tasks WHERE id = $1`,
+        [id],
+      )
     ).rows[0]?.state;
   const completed = (id: unknown) =>
     waitFor(`task ${String(id)} completed`, async () =>
@@ -181,7 +168,7 @@ describe('creates that started at once wake no waiting claim', () => {
 
   test("an external worker's waiting claim looks again for tasks left queued, not for tasks already running", async () => {
     await completed((await post(live.server.url, '/v1/tasks', { kind: 'noop' })).body.id);
-    const looks = () => live.counter.count('taskLeaseAvailable');
+    const looks = () => live.counter!.count('taskLeaseAvailable');
     const before = looks();
     const waiting = post(live.server.url, '/v1/workers/claim', { kinds: ['outside'], wait_ms: 20_000 });
     await waitFor('the claim had its first look', () => (looks() > before ? true : undefined));

@@ -235,7 +235,7 @@ describe('engine, in process, on a real database', () => {
     g.waiting.splice(0).forEach((release) => release());
   });
 
-  test('the next task starts while the last outcome is being written, but no more than one slot ahead', async () => {
+  test('the next task starts while the last outcome is being written, one handler at a time still', async () => {
     const g = gate();
     await startEngine(new HandlerRegistry().register('gated-store', g.handler), {
       concurrency: 1,
