@@ -6,7 +6,7 @@ import path from 'node:path';
 import type pg from 'pg';
 import { HttpLoad } from './lib/http.js';
 import { createDatabase, dropDatabase, smallPool, xactCommit } from './lib/pg.js';
-import { fillQueue, fillQueueV1, migrateDatabase, taskCounts } from './lib/schema.js';
+import { fillQueue, fillQueueV1, migrateDatabase, taskCounts, unfinished } from './lib/schema.js';
 import { ROOT, Service, UserStart, timeStart, type StartTiming } from './lib/service.js';
 import { freePort, log, percentile, sleep, waitFor } from './lib/util.js';
 
@@ -83,15 +83,7 @@ export interface DrainResult {
 
 /** Resolves when no task is queued or running any more (polled every 50 ms), or throws after `limitMs`. */
 async function drained(pool: pg.Pool, what: string, limitMs: number): Promise<void> {
-  await waitFor(
-    what,
-    async () => {
-      const c = await taskCounts(pool);
-      return (c.queued ?? 0) + (c.running ?? 0) === 0 ? true : undefined;
-    },
-    limitMs,
-    50,
-  );
+  await waitFor(what, async () => ((await unfinished(pool)) ? undefined : true), limitMs, 50);
 }
 
 const readStats = (latencies: number[], errors: number, elapsedMs: number) => ({

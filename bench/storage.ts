@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { adminQuery, createDatabase, dropDatabase, smallPool } from './lib/pg.js';
-import { fillQueue, insertFinished, migrateDatabase } from './lib/schema.js';
+import { fillQueue, insertFinished, migrateDatabase, unfinished } from './lib/schema.js';
 import { Service } from './lib/service.js';
 import { log, sleep, waitFor } from './lib/util.js';
 
@@ -91,13 +91,7 @@ async function drainOnce(
     await fillQueue(db.url, tasks, 'noop', 240_000);
     await waitFor(
       'the drain to finish',
-      async () => {
-        const { rows } = await pool.query<{ left: boolean }>(
-          `SELECT EXISTS (SELECT 1 FROM taskd.tasks WHERE state = 'queued')
-               OR EXISTS (SELECT 1 FROM taskd.tasks WHERE state = 'running') AS left`,
-        );
-        return rows[0]?.left ? undefined : true;
-      },
+      async () => ((await unfinished(pool)) ? undefined : true),
       300_000,
       100,
     );

@@ -21,8 +21,11 @@ interface Adapter {
   enqueue(i: number): Promise<void>;
   enqueueMany(count: number, waitMs?: number): Promise<void>;
   startWorker(concurrency: number, handler: Handler): Promise<void>;
-  /** Jobs not yet completed (queued or running). */
-  remaining(): Promise<number>;
+  /**
+   * Whether any job is not completed yet (queued or running). Asked every 20 ms during a drain, so asked cheaply:
+   * a count over a table of 100,000 jobs takes the database's time from the drain it measures.
+   */
+  unfinished(): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -72,11 +75,15 @@ async function graphile(databaseUrl: string, concurrency: number): Promise<Adapt
         },
       });
     },
-    async remaining() {
+    async unfinished() {
+      // Completed jobs are deleted: any row left is a job not done. (A count read the whole table, 7 ms at
+      // 100,000 jobs, every 20 ms: a fifth of the drain's time on one of PostgreSQL's two cores.)
       const rows = (
-        await sql.query<{ n: string }>('SELECT count(*)::text AS n FROM graphile_worker._private_jobs')
+        await sql.query<{ any: boolean }>(
+          'SELECT EXISTS (SELECT 1 FROM graphile_worker._private_jobs) AS any',
+        )
       ).rows;
-      return Number(rows[0]?.n);
+      return rows[0]?.any !== false;
     },
     async close() {
       await runner?.stop();
@@ -117,14 +124,14 @@ async function pgBoss(databaseUrl: string, concurrency: number): Promise<Adapter
         },
       );
     },
-    async remaining() {
+    async unfinished() {
       const rows = (
-        await sql.query<{ n: string }>(
-          `SELECT count(*)::text AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`,
+        await sql.query<{ any: boolean }>(
+          `SELECT EXISTS (SELECT 1 FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')) AS any`,
           [QUEUE],
         )
       ).rows;
-      return Number(rows[0]?.n);
+      return rows[0]?.any !== false;
     },
     async close() {
       await boss.stop({ graceful: false, wait: true, timeout: 5000 });
@@ -166,9 +173,9 @@ function bullmq(concurrency: number): Adapter {
       worker.on('error', (err) => console.error('bullmq worker error', err));
       await worker.waitUntilReady();
     },
-    async remaining() {
+    async unfinished() {
       const c = await queue.getJobCounts('wait', 'active', 'delayed', 'prioritized');
-      return Object.values(c).reduce((a, b) => a + b, 0);
+      return Object.values(c).some((n) => n > 0);
     },
     async close() {
       await worker?.close(true);
@@ -229,7 +236,7 @@ async function main(): Promise<void> {
       done++;
       return Promise.resolve();
     });
-    await waitFor('drain', async () => ((await a.remaining()) === 0 ? true : undefined), 300_000, 20);
+    await waitFor('drain', async () => ((await a.unfinished()) ? undefined : true), 300_000, 20);
     const end = performance.now();
     result = {
       drainPerSecond: (args.jobs! / (end - first)) * 1000,
@@ -297,7 +304,7 @@ async function main(): Promise<void> {
       .catch(() => false);
     const allCompleted = await waitFor(
       'all completed',
-      async () => ((await a.remaining()) === 0 ? true : undefined),
+      async () => ((await a.unfinished()) ? undefined : true),
       args.waitMs! + 120_000,
       250,
     )
