@@ -353,7 +353,7 @@ export class Engine {
 
   private onProgress(run: Run, percent: unknown, message: unknown): void {
     // An ended or aborted run's progress would be fenced off in the database: spare the write.
-    if (run.ended || run.controller.signal.aborted) return;
+    if (run.ended || run.abortedBy) return;
     const progress = normaliseProgress(percent, message);
     if (!progress) {
       if (!run.progressRefused) {
@@ -373,8 +373,8 @@ export class Engine {
     const taskId = run.task.id;
     const labels = { kind: run.task.handler, queue: run.task.queue };
     const durationMs = Math.round(performance.now() - run.startedAt);
-    const aborted = run.controller.signal.aborted ? (run.controller.signal.reason as unknown) : undefined;
-    if (this.discardOutcomes || (aborted instanceof TaskAbort && aborted.kind !== 'timeout')) {
+    const aborted = run.abortedBy;
+    if (this.discardOutcomes || (aborted && aborted.kind !== 'timeout')) {
       // Shutdown or a lost lease ends (or already ended) this run in the database.
       void this.progress.end(taskId, false);
       bus.emit('task.outcome_discarded', { taskId, reason: 'aborted' });
@@ -441,7 +441,7 @@ export class Engine {
    */
   private async abortEndedRuns(signal: AbortSignal): Promise<void> {
     const owner = this.options.heartbeat.workerId;
-    const live = [...this.runs.values()].filter((r) => r.owner === owner && !r.controller.signal.aborted);
+    const live = [...this.runs.values()].filter((r) => r.owner === owner && !r.abortedBy);
     if (live.length === 0) return;
     const ended = await this.options.store.taskRunsEnded(
       owner,

@@ -30,14 +30,17 @@ export interface ExecutionEvents<E extends Execution = Execution> {
  * (error); the deadline → failed (timeout), even if the handler ignores its signal; `abort()` from outside →
  * failed (shutdown / worker lost / cancelled). The executor never touches the database.
  *
- * `controller` is the run's only AbortController, and only `abort()` aborts it: so the run learns of its own
- * abort without listening on its signal, and `signal.reason` tells the handler why. Everything a run holds while
+ * `abort()` is the only way a run is aborted: it notes why (`abortedBy`), so the run learns of its own abort
+ * without listening on a signal, and aborts the run's signal, whose `reason` tells the handler why. The signal (an
+ * AbortController) is made when the handler first reads `ctx.signal`, already aborted if the run was: most handlers
+ * never ask, and making one for every run of a drain was 4 % of the process's time. Everything a run holds while
  * its handler works is in this object, its handler context and one reaction on the handler's promise (the deadline
  * is three fields here, see `Deadlines`): a process holding 100,000 running tasks pays for little beyond their
  * handlers and their signals.
  */
 export class Execution implements Timed {
-  readonly controller = new AbortController();
+  #abortedBy: TaskAbort | undefined = undefined;
+  #controller: AbortController | undefined = undefined;
   /** Whether the handler has returned yet. Already true when the outcome comes from the handler's own return. */
   handlerDone = false;
   /** Set when the outcome is in. */
@@ -54,6 +57,20 @@ export class Execution implements Timed {
     private readonly log: Logger,
   ) {}
 
+  /** Why the run was aborted; undefined while it was not. */
+  get abortedBy(): TaskAbort | undefined {
+    return this.#abortedBy;
+  }
+
+  /** The run's signal, made at the first ask. */
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController();
+      if (this.#abortedBy) this.#controller.abort(this.#abortedBy);
+    }
+    return this.#controller.signal;
+  }
+
   /** Starts the handler (none: the run fails at once as `no_handler`) and the deadline. */
   start(handler: Handler | undefined): void {
     if (!handler) {
@@ -68,9 +85,7 @@ export class Execution implements Timed {
       // The three closures made here share this call's one context: the run itself.
       result = handler(
         this.task.input,
-        new RunContext(this.controller.signal, this.task, this.log, (percent, message) =>
-          this.progress(percent, message),
-        ),
+        new RunContext(this, this.task, this.log, (percent, message) => this.progress(percent, message)),
       );
     } catch (err) {
       // A throw before returning a promise ends the run a microtask later, as a rejection would.
@@ -90,9 +105,10 @@ export class Execution implements Timed {
    * without waiting for the handler. A run already aborted keeps its first reason.
    */
   abort(reason: TaskAbort): void {
-    if (this.controller.signal.aborted) return;
-    // The signal first: whoever reads the outcome reads why from it.
-    this.controller.abort(reason);
+    if (this.#abortedBy) return;
+    // The reason first: whoever reads the outcome reads why from it.
+    this.#abortedBy = reason;
+    this.#controller?.abort(reason);
     if (!this.ended) this.end(abortOutcome(reason));
   }
 
@@ -151,10 +167,11 @@ function errorOutcome(err: unknown): Outcome {
 }
 
 /**
- * The handler's view of its run. Its logger (bound to task_id) is made only if the handler asks for it: `log` is
- * an own accessor, defined with one descriptor that every context shares, which keeps the object in V8's fast
- * mode (an object literal with a getter is a dictionary: a few hundred bytes more per running task). Its own
- * properties are signal, taskId, attempt, log and progress, in that order, for handlers that spread or list them.
+ * The handler's view of its run. Its signal and its logger (bound to task_id) are made only if the handler asks
+ * for them: `signal` and `log` are own accessors, each defined with one descriptor that every context shares, which
+ * keeps the object in V8's fast mode (an object literal with a getter is a dictionary: a few hundred bytes more per
+ * running task). Its own properties are signal, taskId, attempt, log and progress, in that order, for handlers
+ * that spread or list them.
  */
 class RunContext implements HandlerContext {
   declare readonly signal: AbortSignal;
@@ -162,8 +179,17 @@ class RunContext implements HandlerContext {
   declare readonly attempt: number;
   declare readonly log: Logger;
   declare readonly progress: (percent: number | null, message?: string | null) => void;
+  readonly #run: Execution;
   readonly #parentLog: Logger;
   #log: Logger | undefined = undefined;
+
+  static readonly #signalDescriptor: PropertyDescriptor = {
+    enumerable: true,
+    configurable: true,
+    get(this: RunContext): AbortSignal {
+      return this.#run.signal;
+    },
+  };
 
   static readonly #logDescriptor: PropertyDescriptor = {
     enumerable: true,
@@ -174,13 +200,14 @@ class RunContext implements HandlerContext {
   };
 
   constructor(
-    signal: AbortSignal,
+    run: Execution,
     task: ClaimedTask,
     log: Logger,
     progress: (percent: unknown, message: unknown) => void,
   ) {
+    this.#run = run;
     this.#parentLog = log;
-    this.signal = signal;
+    Object.defineProperty(this, 'signal', RunContext.#signalDescriptor);
     this.taskId = task.id;
     this.attempt = task.attempt;
     Object.defineProperty(this, 'log', RunContext.#logDescriptor);
