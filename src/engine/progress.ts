@@ -47,14 +47,16 @@ export interface ProgressWriterOptions {
  * update per interval. The first report after a quiet interval is written at once (the interval counts from the
  * last write), so progress shows without a delay.
  *
- * When a run ends, its last unwritten value is written before its outcome (`end`), so that the task keeps the
- * last thing its handler said. Writes run one at a time, so an older value never lands after a newer one.
+ * When a run ends, its last unwritten value is written before its outcome (`end`), or the interval write that
+ * holds it is waited for, so that the task keeps the last thing its handler said. Writes run one at a time, so an older value never lands after a newer one.
  * Progress is best-effort: a write the database refuses for an outage is tried again at the next interval
  * (unless a newer value came meanwhile); a run's last write is tried once.
  */
 export class ProgressWriter {
   private readonly pending = new Map<string, ProgressRow>();
   private readonly ending: { row: ProgressRow; written: () => void }[] = [];
+  /** Runs whose latest value is in the interval write under way, and that write (it never rejects). */
+  private readonly inFlight = new Map<string, Promise<void>>();
   private readonly stopping = new AbortController();
   private timer: NodeJS.Timeout | undefined;
   private endingScheduled = false;
@@ -79,7 +81,12 @@ export class ProgressWriter {
    */
   end(taskId: string, write: boolean): Promise<void> {
     const row = this.pending.get(taskId);
-    if (!row) return Promise.resolve();
+    if (!row) {
+      // Its last value may be in the interval write under way: the outcome waits for it (or it would fence it
+      // off), but no longer than for a final write.
+      const flushing = write ? this.inFlight.get(taskId) : undefined;
+      return flushing ? within(flushing, FINAL_WRITE_DEADLINE_MS) : Promise.resolve();
+    }
     this.pending.delete(taskId);
     if (!write || this.stopping.signal.aborted) return Promise.resolve();
     return new Promise((written) => {
@@ -128,7 +135,7 @@ export class ProgressWriter {
     this.lastFlushAt = performance.now();
     const rows = [...this.pending.values()];
     this.pending.clear();
-    await this.serial(async () => {
+    const written = this.serial(async () => {
       try {
         for (let i = 0; i < rows.length; i += MAX_BATCH) await this.write(rows.slice(i, i + MAX_BATCH));
         this.failures = 0;
@@ -140,6 +147,9 @@ export class ProgressWriter {
         for (const row of rows) if (!this.pending.has(row.id)) this.pending.set(row.id, row);
       }
     });
+    for (const row of rows) this.inFlight.set(row.id, written);
+    await written;
+    for (const row of rows) if (this.inFlight.get(row.id) === written) this.inFlight.delete(row.id);
     this.flushing = false;
     this.arm();
   }
@@ -163,4 +173,11 @@ export class ProgressWriter {
     this.tail = next.catch(() => {});
     return next;
   }
+}
+
+/** `promise`, or nothing once `ms` have passed. */
+function within(promise: Promise<void>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

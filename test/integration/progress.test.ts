@@ -124,6 +124,59 @@ describe('progress reported by handlers', () => {
     );
   });
 
+  test('a run that ends while the interval write holds its last value waits for that write, then settles', async () => {
+    const task = v1('brief');
+    const held = latch();
+    const entered = latch();
+    const events: string[] = [];
+    // The real store, its progress write held at a gate the test opens: the run ends while the write is under
+    // way, as a thread handler's last report and its reply do when they arrive in separate turns.
+    class HeldProgress extends TaskStore {
+      override async taskProgressMany(...args: Parameters<TaskStore['taskProgressMany']>) {
+        events.push('progress write begun');
+        entered.open();
+        await held.opened;
+        const written = await super.taskProgressMany(...args);
+        events.push('progress written');
+        return written;
+      }
+      override async taskSettleMany(...args: Parameters<TaskStore['taskSettleMany']>) {
+        events.push('settle begun');
+        held.open(); // On a settle that does not wait, let the held write go too: the test then sees the order.
+        return super.taskSettleMany(...args);
+      }
+    }
+    const returned = latch();
+    const s = await new EngineStack(
+      pool,
+      db.url,
+      new HandlerRegistry().register('brief', async (_input, ctx) => {
+        ctx.progress(40, 'nearly');
+        await entered.opened; // the interval write (the first is at once) has taken the value
+        returned.open();
+        return 'done';
+      }),
+      log,
+      { progressIntervalMs: INTERVAL_MS, store: new HeldProgress(pool) },
+    ).start();
+    stacks.push(s);
+    const finished = s.bus.next('task.finished', (p) => p.taskId === task.id);
+    await store.taskInsertManyV1([task]);
+    await returned.opened;
+    // The run has ended: give a settle that would not wait the time to begin, then let the write go.
+    await sleep(100);
+    held.open();
+    assert.equal((await finished).state, 'completed');
+
+    assert.deepEqual(events, ['progress write begun', 'progress written', 'settle begun']);
+    const record = (await store.taskGetRecord(task.id))!;
+    assert.equal(record.state, 'completed');
+    assert.deepEqual(
+      { percent: record.progress?.percent, message: record.progress?.message },
+      { percent: 40, message: 'nearly' },
+    );
+  });
+
   test('bad progress values are clamped or ignored, never thrown into the handler', async () => {
     const task = v1('odd');
     const s = await stack('odd', (_input, ctx) => {
