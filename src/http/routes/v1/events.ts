@@ -3,11 +3,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { TaskRecord } from '../../../db/store.js';
 import { ApiError } from '../../../domain/errors.js';
 import { isTerminal, type TaskWaiters } from '../../../domain/task-waiters.js';
+import { openEventStream } from '../../event-stream.js';
 import { presentTaskV1 } from '../../presenters.js';
 import { ErrorBody, TaskId } from '../../schemas.js';
-
-/** A comment line this often keeps proxies and load balancers from cutting a quiet stream. */
-export const SSE_PING_MS = 15_000;
 
 /**
  * `GET /v1/tasks/{id}/events`: Server-Sent Events. An `event: task` with the whole task (as `GET /v1/tasks/{id}`
@@ -35,8 +33,6 @@ export function v1EventRoutes(fastify: FastifyInstance, waiters: TaskWaiters): v
     async (request, reply) => {
       const id = request.params.id.toLowerCase();
       let sent: string | undefined;
-      let ended = false;
-      const res = reply.raw;
 
       // Watch before the first read, so that no change can fall between the two.
       let queued: TaskRecord | undefined;
@@ -58,33 +54,16 @@ export function v1EventRoutes(fastify: FastifyInstance, waiters: TaskWaiters): v
       }
 
       // From here on the answer is ours to write: headers first, then one message per change.
-      void reply.hijack();
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        // Tells nginx not to buffer the stream.
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      });
-      const ping = setInterval(() => res.write(': ping\n\n'), SSE_PING_MS);
-      end = () => {
-        if (ended) return;
-        ended = true;
-        clearInterval(ping);
-        unwatch();
-        res.end();
-      };
+      const stream = openEventStream(request, reply, unwatch);
+      end = stream.end;
       send = (task) => {
-        if (ended) return;
         const data = JSON.stringify(presentTaskV1(task));
         if (data !== sent) {
           sent = data;
-          res.write(`event: task\ndata: ${data}\n\n`);
+          stream.write(`event: task\ndata: ${data}\n\n`);
         }
-        if (isTerminal(task)) end();
+        if (isTerminal(task)) stream.end();
       };
-      res.once('close', end);
       send(first);
       // A watch made as the process began shutting down answers at once.
       if (waiters.isClosed) end();

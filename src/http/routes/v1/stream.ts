@@ -2,14 +2,14 @@ import type { FastifyInstance } from 'fastify';
 import { ApiError } from '../../../domain/errors.js';
 import type { ChangeFeed, FeedMessage } from '../../../domain/change-feed.js';
 import { errorResponses } from '../../schemas.js';
-import { SSE_PING_MS } from './events.js';
+import { openEventStream } from '../../event-stream.js';
 
 /**
  * `GET /v1/stream`: Server-Sent Events of every task change, for a dashboard to refresh what it shows when
  * something changed instead of polling. Messages carry what changed, not the tasks: `event: changed` with
  * `{"ids": [...]}` (null: too many, look at everything), `event: created` (new or requeued tasks, a changed
  * queue), and `event: reset` (changes may have been missed: look at everything). Coalesced per
- * FEED_COALESCE_MS and bounded (see ChangeFeed); a comment line every SSE_PING_MS keeps proxies from cutting a
+ * FEED_COALESCE_MS and bounded (see ChangeFeed); a comment line every SSE_PING_MS (event-stream.ts) keeps proxies from cutting a
  * quiet stream. A socket that cannot take more (a stalled client) gets no further messages until it drains:
  * the next message after that says `reset`.
  */
@@ -31,22 +31,9 @@ export function v1StreamRoutes(app: FastifyInstance, feedOf: () => ChangeFeed): 
     },
     async (request, reply) => {
       const feed = feedOf();
-      const res = reply.raw;
-      let ended = false;
-      let stalled = false;
+      // Until the stream is open there is nothing to write to, and nothing to end.
+      let write: (chunk: string) => void = () => {};
       let end: () => void = () => {};
-      const write = (chunk: string) => {
-        if (ended) return;
-        // Backpressure: nothing is queued for a client that does not read; it is told to reload once it does.
-        if (stalled) return;
-        if (!res.write(chunk)) {
-          stalled = true;
-          res.once('drain', () => {
-            stalled = false;
-            write('event: reset\ndata: {}\n\n');
-          });
-        }
-      };
       const unfollow = feed.follow({
         onMessage: (message: FeedMessage) => {
           const data = message.type === 'changed' ? JSON.stringify({ ids: message.ids }) : '{}';
@@ -60,23 +47,18 @@ export function v1StreamRoutes(app: FastifyInstance, feedOf: () => ChangeFeed): 
         throw new ApiError('RATE_LIMITED', 'too many live streams on this instance');
       }
 
-      void reply.hijack();
-      res.writeHead(200, {
-        'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
-        connection: 'keep-alive',
-        'x-accel-buffering': 'no',
-        'x-request-id': request.id,
-      });
-      const ping = setInterval(() => write(': ping\n\n'), SSE_PING_MS);
-      end = () => {
-        if (ended) return;
-        ended = true;
-        clearInterval(ping);
-        unfollow();
-        res.end();
+      const stream = openEventStream(request, reply, unfollow);
+      end = stream.end;
+      let stalled = false;
+      write = (chunk) => {
+        // Backpressure: nothing is queued for a client that does not read; it is told to reload once it does.
+        if (stalled || stream.write(chunk) || stream.ended) return;
+        stalled = true;
+        reply.raw.once('drain', () => {
+          stalled = false;
+          write('event: reset\ndata: {}\n\n');
+        });
       };
-      res.once('close', end);
       // The first message: the stream is open, and whatever the client read before it may be stale.
       write('event: ready\ndata: {}\n\n');
     },
