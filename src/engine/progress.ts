@@ -48,9 +48,9 @@ export interface ProgressWriterOptions {
  * last write), so progress shows without a delay.
  *
  * When a run ends, its last unwritten value is written before its outcome (`end`), or the interval write that
- * holds it is waited for, so that the task keeps the last thing its handler said. Writes run one at a time, so an older value never lands after a newer one.
- * Progress is best-effort: a write the database refuses for an outage is tried again at the next interval
- * (unless a newer value came meanwhile); a run's last write is tried once.
+ * holds it is waited for, so that the task keeps the last thing its handler said. Writes run one at a time, so an
+ * older value never lands after a newer one. Progress is best-effort: a write the database refuses for an outage
+ * is tried again at the next interval (unless a newer value came meanwhile); a run's last write is tried once.
  */
 export class ProgressWriter {
   private readonly pending = new Map<string, ProgressRow>();

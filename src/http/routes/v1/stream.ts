@@ -9,9 +9,9 @@ import { openEventStream } from '../../event-stream.js';
  * something changed instead of polling. Messages carry what changed, not the tasks: `event: changed` with
  * `{"ids": [...]}` (null: too many, look at everything), `event: created` (new or requeued tasks, a changed
  * queue), and `event: reset` (changes may have been missed: look at everything). Coalesced per
- * FEED_COALESCE_MS and bounded (see ChangeFeed); a comment line every SSE_PING_MS (event-stream.ts) keeps proxies from cutting a
- * quiet stream. A socket that cannot take more (a stalled client) gets no further messages until it drains:
- * the next message after that says `reset`.
+ * FEED_COALESCE_MS and bounded (see ChangeFeed); a comment line every SSE_PING_MS (event-stream.ts) keeps
+ * proxies from cutting a quiet stream. A socket that cannot take more (a stalled client) gets no further messages
+ * until it drains: the next message after that says `reset`.
  */
 export function v1StreamRoutes(app: FastifyInstance, feedOf: () => ChangeFeed): void {
   app.get(
